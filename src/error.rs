@@ -1,0 +1,176 @@
+//! The crate's single error type.
+
+use std::path::PathBuf;
+
+/// Every failure signfree reports.
+///
+/// Each variant carries enough context to act on without a debugger: the parameter and its
+/// allowed range for configuration errors, the tensor and coordinate for non-finite inputs, the
+/// file, line and column for malformed data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is outside its allowed range. Returned by constructors only.
+    #[error("{owner}: invalid `{parameter}` = {value}; expected {expected}")]
+    InvalidParameter {
+        /// The type whose configuration was rejected, e.g. `"SignSgd"`.
+        owner: &'static str,
+        /// The field name, e.g. `"lr"`.
+        parameter: &'static str,
+        /// The value received, formatted.
+        value: String,
+        /// The allowed range, in words, e.g. `"a finite number > 0"`.
+        expected: &'static str,
+    },
+
+    /// The number of tensors, or the length of one of them, differs from what is expected.
+    #[error("dimension mismatch in {what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// What was being compared, e.g. `"gradient tensor 1"`.
+        what: String,
+        /// The expected length or count.
+        expected: usize,
+        /// The length or count received.
+        got: usize,
+    },
+
+    /// A gradient coordinate was NaN or infinite. Nothing was changed.
+    #[error("non-finite gradient at step {step}: tensor {tensor}, index {index}, value {value}")]
+    NonFiniteGradient {
+        /// The optimizer step index at which it was seen.
+        step: u64,
+        /// Index of the tensor in the parameter list.
+        tensor: usize,
+        /// Coordinate within that tensor.
+        index: usize,
+        /// The offending value (as `f64`).
+        value: f64,
+    },
+
+    /// A loss value was NaN or infinite. Nothing was changed.
+    #[error("non-finite loss {value} at step {step}")]
+    NonFiniteLoss {
+        /// The optimizer step index.
+        step: u64,
+        /// The offending value.
+        value: f64,
+    },
+
+    /// A method needs the current loss (for example ALIAS Option F at its first step) and none was
+    /// passed to `step`.
+    #[error("{method} needs the loss at step {step}, but none was given")]
+    MissingLoss {
+        /// The optimizer that needs it.
+        method: &'static str,
+        /// The step index.
+        step: u64,
+    },
+
+    /// A saved state does not fit this optimizer (other tensor layout or other options).
+    #[error("state does not fit this optimizer: {reason}")]
+    IncompatibleState {
+        /// What differs.
+        reason: &'static str,
+    },
+
+    /// An iterative procedure (for example the reference Newton solver) stopped without meeting
+    /// its tolerance.
+    #[error("{what} did not converge in {iterations} iterations (residual {residual:e})")]
+    NotConverged {
+        /// The procedure.
+        what: &'static str,
+        /// Iterations spent.
+        iterations: usize,
+        /// Final residual, in the procedure's own measure.
+        residual: f64,
+    },
+
+    /// A data file is malformed.
+    #[error("{}:{line}:{column}: {kind}", file.display())]
+    Parse {
+        /// The file, or a label such as `<memory>` for in-memory input.
+        file: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based byte column within the line.
+        column: usize,
+        /// What is wrong.
+        kind: ParseErrorKind,
+    },
+
+    /// Reading a file failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// What is wrong in a malformed LIBSVM file; the location is in [`Error::Parse`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The input has no data rows.
+    #[error("no data rows")]
+    Empty,
+    /// The line is not valid UTF-8.
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    /// The label is not a finite number.
+    #[error("bad label `{0}`")]
+    BadLabel(String),
+    /// A token is not of the form `index:value`.
+    #[error("bad token `{0}`, expected `index:value`")]
+    BadToken(String),
+    /// The index is not a positive integer.
+    #[error("bad feature index `{0}`")]
+    BadIndex(String),
+    /// Feature indices are 1-based; 0 was found.
+    #[error("feature index 0 (indices start at 1)")]
+    ZeroIndex,
+    /// Indices must rise strictly within a row.
+    #[error("feature index {index} does not exceed the previous index {previous}")]
+    NonIncreasingIndex {
+        /// The previous index in the row.
+        previous: usize,
+        /// The index found.
+        index: usize,
+    },
+    /// The index exceeds the declared number of features.
+    #[error("feature index {index} exceeds n_features = {n_features}")]
+    IndexOutOfRange {
+        /// The index found.
+        index: usize,
+        /// The declared width.
+        n_features: usize,
+    },
+    /// The value is not a finite number.
+    #[error("bad or non-finite feature value `{0}`")]
+    BadValue(String),
+    /// A third distinct label was found; only binary labels are supported.
+    #[error("label {label} is a third class (already seen {first} and {second})")]
+    TooManyClasses {
+        /// The new label.
+        label: f64,
+        /// The first label seen.
+        first: f64,
+        /// The second label seen.
+        second: f64,
+    },
+}
+
+/// Shorthand for `Result<T, signfree::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(
+        owner: &'static str,
+        parameter: &'static str,
+        value: impl std::fmt::Display,
+        expected: &'static str,
+    ) -> Self {
+        Error::InvalidParameter { owner, parameter, value: value.to_string(), expected }
+    }
+}

@@ -1,0 +1,26 @@
+//! # signfree
+//!
+//! Parameter-free sign optimizers.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod error;
+pub mod float;
+pub mod kernels;
+pub mod optim;
+pub mod optimizer;
+pub mod problem;
+pub mod problems;
+pub mod schedule;
+
+pub use error::{Error, ParseErrorKind, Result};
+pub use float::Float;
+pub use kernels::Backend;
+pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
+pub use optimizer::{Estimators, Optimizer, StepReport, Stateful};
+pub use problem::{Cost, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
+pub use problems::libsvm::{CsrMatrix, Dataset, Features, LibsvmOptions, Storage};
+pub use problems::logistic::{LogisticRegression, ReferenceOptimum};
+pub use problems::nllsq::NonlinearLeastSquares;
+pub use problems::synthetic::{Quadratic, Rosenbrock};
+pub use schedule::Schedule;

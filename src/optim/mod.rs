@@ -1,0 +1,3 @@
+//! The optimizers, one file each.
+
+pub mod sign_sgd;

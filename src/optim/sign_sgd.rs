@@ -1,0 +1,304 @@
+//! Sign-SGD and Signum with a scheduled stepsize: the tuned baseline.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::kernels::{Backend, scalar};
+use crate::optimizer::{Estimators, Optimizer, StepReport, Stateful, check_range, check_step_inputs};
+use crate::schedule::Schedule;
+
+/// Configuration of [`SignSgd`]. Build with struct-update syntax over [`Default`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignSgdConfig {
+    /// `γ_0`, the base stepsize (default 1e-3). Sign-SGD needs it tuned; see the ALIAS and SOS
+    /// methods for ways around that.
+    pub lr: f64,
+    /// Multiplier on `lr` per step (default constant).
+    pub schedule: Schedule,
+    /// `β` for Signum momentum `m_t = β m_{t−1} + (1 − β) g_t`, direction `sign(m_t)`;
+    /// `None` (default) is plain Sign-SGD and keeps no buffer.
+    pub momentum: Option<f64>,
+    /// Decoupled weight decay `wd`: `x ← x (1 − γ_t·wd)` before the sign step (default 0).
+    pub weight_decay: f64,
+}
+
+impl Default for SignSgdConfig {
+    fn default() -> Self {
+        Self { lr: 1e-3, schedule: Schedule::Constant, momentum: None, weight_decay: 0.0 }
+    }
+}
+
+/// Everything in a [`SignSgd`] that changes between steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignSgdState<F> {
+    /// `t`, the number of steps taken.
+    pub step: u64,
+    /// `m`, the Signum momentum buffer per tensor (empty without momentum).
+    pub momentum: Vec<Vec<F>>,
+}
+
+/// Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` (spec section 1), optionally with Signum momentum
+/// and decoupled weight decay.
+///
+/// # Update rule
+///
+/// With `γ_t = lr · schedule(t)`:
+/// 1. if `weight_decay > 0`: `x ← x (1 − γ_t·wd)`;
+/// 2. without momentum `x ← x − γ_t sign(g_t)`; with momentum
+///    `m_t = β m_{t−1} + (1 − β) g_t` (starting from `m = 0`) and `x ← x − γ_t sign(m_t)`.
+///
+/// `sign(±0) = 0`: a coordinate with a zero gradient does not move.
+///
+/// # Needs from the problem
+///
+/// A gradient only; the loss is never needed.
+///
+/// # Example
+///
+/// ```
+/// use signfree::{Optimizer, SignSgd, SignSgdConfig, Schedule};
+///
+/// // Minimise ½‖x − c‖² with a decaying stepsize.
+/// let c = [1.0_f64, -2.0, 0.5];
+/// let mut x = vec![0.0_f64; 3];
+/// let config = SignSgdConfig { lr: 0.5, schedule: Schedule::InverseSqrt, ..Default::default() };
+/// let mut opt = SignSgd::<f64>::new(config, &[3])?;
+/// for _ in 0..2000 {
+///     let g: Vec<f64> = x.iter().zip(&c).map(|(xi, ci)| xi - ci).collect();
+///     opt.step_flat(&mut x, &g, None)?;
+/// }
+/// for (xi, ci) in x.iter().zip(&c) {
+///     assert!((xi - ci).abs() < 0.02);
+/// }
+/// # Ok::<(), signfree::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`SignSgd::new`]: [`Error::InvalidParameter`] for `lr` not finite and > 0, `momentum`
+/// outside `[0, 1)`, `weight_decay` negative or with `lr·weight_decay ≥ 1`, or an invalid
+/// schedule. [`Optimizer::step`]: [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`],
+/// [`Error::NonFiniteLoss`]; nothing changes when it fails.
+///
+/// # References
+///
+/// - J. Bernstein, Y.-X. Wang, K. Azizzadenesheli, A. Anandkumar, "signSGD: Compressed
+///   Optimisation for Non-Convex Problems", ICML 2018, arXiv:1802.04434.
+/// - D. Medyakov et al., "Sign-SGD is the Golden Gate between Multi-Node to Single-Node
+///   Learning", arXiv:2506.03725 (Algorithm 1).
+#[derive(Debug, Clone)]
+pub struct SignSgd<F: Float> {
+    config: SignSgdConfig,
+    layout: Vec<usize>,
+    state: SignSgdState<F>,
+    backend: Backend,
+}
+
+impl<F: Float> SignSgd<F> {
+    /// Builds the optimizer for tensors of the given lengths, validating the configuration.
+    pub fn new(config: SignSgdConfig, layout: &[usize]) -> Result<Self> {
+        const OWNER: &str = "SignSgd";
+        check_range(OWNER, "lr", config.lr, config.lr > 0.0, "a finite number > 0")?;
+        if let Some(beta) = config.momentum {
+            check_range(OWNER, "momentum", beta, (0.0..1.0).contains(&beta), "a number in [0, 1)")?;
+        }
+        let wd = config.weight_decay;
+        check_range(
+            OWNER,
+            "weight_decay",
+            wd,
+            wd >= 0.0 && config.lr * wd < 1.0,
+            "a finite number >= 0 with lr * weight_decay < 1",
+        )?;
+        config.schedule.validate(OWNER)?;
+        let momentum = match config.momentum {
+            Some(_) => layout.iter().map(|&n| vec![F::ZERO; n]).collect(),
+            None => Vec::new(),
+        };
+        Ok(Self {
+            config,
+            layout: layout.to_vec(),
+            state: SignSgdState { step: 0, momentum },
+            backend: Backend::detect(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SignSgdConfig {
+        &self.config
+    }
+}
+
+impl<F: Float> Optimizer<F> for SignSgd<F> {
+    fn step(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        let t = self.state.step;
+        check_step_inputs(&self.layout, params, grads, loss, t)?;
+        let factor = self.config.schedule.factor(t);
+        let gamma = self.config.lr * factor;
+        let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
+        let gamma_f = F::from_f64(gamma);
+        match self.config.momentum {
+            None => {
+                for (x, g) in params.iter_mut().zip(grads) {
+                    scalar::sign_step(x, g, gamma_f, decay);
+                }
+            }
+            Some(beta) => {
+                let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
+                for ((x, m), g) in params.iter_mut().zip(&mut self.state.momentum).zip(grads) {
+                    scalar::momentum_sign_step(x, m, g, b, omb, gamma_f, decay);
+                }
+            }
+        }
+        self.state.step += 1;
+        Ok(StepReport {
+            step: t,
+            stepsize: gamma,
+            backend: self.backend,
+            estimators: Estimators::Scheduled { schedule_factor: factor },
+        })
+    }
+
+    fn layout(&self) -> &[usize] {
+        &self.layout
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.state.step
+    }
+
+    fn name(&self) -> &'static str {
+        if self.config.momentum.is_some() { "Signum" } else { "Sign-SGD" }
+    }
+}
+
+impl<F: Float> Stateful for SignSgd<F> {
+    type State = SignSgdState<F>;
+
+    fn state(&self) -> &SignSgdState<F> {
+        &self.state
+    }
+
+    fn set_state(&mut self, state: SignSgdState<F>) -> Result<()> {
+        let expected = if self.config.momentum.is_some() { self.layout.len() } else { 0 };
+        if state.momentum.len() != expected
+            || state.momentum.iter().zip(&self.layout).any(|(m, &n)| m.len() != n)
+        {
+            return Err(Error::IncompatibleState {
+                reason: "momentum buffers do not match the layout and momentum setting",
+            });
+        }
+        self.state = state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opt(config: SignSgdConfig, layout: &[usize]) -> SignSgd<f64> {
+        SignSgd::new(config, layout).unwrap()
+    }
+
+    #[test]
+    fn one_step_by_hand() {
+        let mut o = opt(SignSgdConfig { lr: 0.1, ..Default::default() }, &[4]);
+        let mut x = [1.0, 2.0, 3.0, 4.0];
+        let r = o.step_flat(&mut x, &[2.0, -0.5, 0.0, -0.0], None).unwrap();
+        assert_eq!(x, [0.9, 2.1, 3.0, 4.0]);
+        assert_eq!((r.step, r.stepsize), (0, 0.1));
+    }
+
+    #[test]
+    fn weight_decay_then_sign_by_hand() {
+        // γ = 0.5, wd = 0.2: x ← x·0.9 − 0.5·sign(g).
+        let cfg = SignSgdConfig { lr: 0.5, weight_decay: 0.2, ..Default::default() };
+        let mut o = opt(cfg, &[2]);
+        let mut x = [2.0, -4.0];
+        o.step_flat(&mut x, &[1.0, 0.0], None).unwrap();
+        assert_eq!(x, [2.0 * 0.9 - 0.5, -4.0 * 0.9]);
+    }
+
+    #[test]
+    fn signum_two_steps_by_hand() {
+        // β = 0.9. Step 0: m = 0.1·g0 = [0.1, -0.2]  → x = [-0.1, 0.1].
+        // Step 1: g1 = [-3, 1]: m = 0.9·[0.1, -0.2] + 0.1·[-3, 1] = [-0.21, -0.08]
+        //         → sign = [-1, -1], x = [0, 0.2].
+        let cfg = SignSgdConfig { lr: 0.1, momentum: Some(0.9), ..Default::default() };
+        let mut o = opt(cfg, &[2]);
+        let mut x = [0.0, 0.0];
+        o.step_flat(&mut x, &[1.0, -2.0], None).unwrap();
+        assert_eq!(x, [-0.1, 0.1]);
+        o.step_flat(&mut x, &[-3.0, 1.0], None).unwrap();
+        assert_eq!(x, [0.0, 0.2]);
+        assert!((o.state().momentum[0][0] - -0.21).abs() < 1e-15);
+        assert!((o.state().momentum[0][1] - -0.08).abs() < 1e-15);
+    }
+
+    #[test]
+    fn schedule_sets_stepsize() {
+        let cfg = SignSgdConfig { lr: 1.0, schedule: Schedule::InverseSqrt, ..Default::default() };
+        let mut o = opt(cfg, &[1]);
+        let mut x = [0.0];
+        let sizes: Vec<f64> =
+            (0..4).map(|_| o.step_flat(&mut x, &[1.0], None).unwrap().stepsize).collect();
+        assert_eq!(sizes, [1.0, 1.0 / 2f64.sqrt(), 1.0 / 3f64.sqrt(), 0.5]);
+    }
+
+    #[test]
+    fn several_tensors_share_one_stepsize() {
+        let mut o = opt(SignSgdConfig { lr: 0.25, ..Default::default() }, &[2, 1]);
+        let (mut a, mut b) = ([0.0, 0.0], [1.0]);
+        o.step(&mut [&mut a, &mut b], &[&[1.0, -1.0], &[5.0]], None).unwrap();
+        assert_eq!((a, b), ([-0.25, 0.25], [0.75]));
+    }
+
+    #[test]
+    fn invalid_configs_name_the_parameter() {
+        let cases = [
+            (SignSgdConfig { lr: 0.0, ..Default::default() }, "lr"),
+            (SignSgdConfig { lr: f64::NAN, ..Default::default() }, "lr"),
+            (SignSgdConfig { momentum: Some(1.0), ..Default::default() }, "momentum"),
+            (SignSgdConfig { weight_decay: -1.0, ..Default::default() }, "weight_decay"),
+            (SignSgdConfig { lr: 1.0, weight_decay: 1.0, ..Default::default() }, "weight_decay"),
+        ];
+        for (cfg, name) in cases {
+            match SignSgd::<f32>::new(cfg, &[1]) {
+                Err(Error::InvalidParameter { owner: "SignSgd", parameter, .. }) => {
+                    assert_eq!(parameter, name)
+                }
+                other => panic!("expected InvalidParameter({name}), got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn failed_step_changes_nothing() {
+        let cfg = SignSgdConfig { lr: 0.1, momentum: Some(0.5), ..Default::default() };
+        let mut o = SignSgd::<f32>::new(cfg, &[2, 2]).unwrap();
+        let (mut a, mut b) = ([1.0_f32, 2.0], [3.0_f32, 4.0]);
+        o.step(&mut [&mut a, &mut b], &[&[1.0, 1.0], &[1.0, 1.0]], None).unwrap();
+        let before = (a, b, o.state().clone());
+        let bad: [(&[f32], &[f32], Option<f64>); 4] = [
+            (&[1.0, 1.0], &[f32::NAN, 1.0], None),
+            (&[1.0, 1.0], &[1.0, f32::INFINITY], None),
+            (&[1.0, 1.0], &[1.0], None),
+            (&[1.0, 1.0], &[1.0, 1.0], Some(f64::NAN)),
+        ];
+        for (ga, gb, loss) in bad {
+            let err = o.step(&mut [&mut a, &mut b], &[ga, gb], loss).unwrap_err();
+            assert!(matches!(
+                err,
+                Error::NonFiniteGradient { step: 1, tensor: 1, .. }
+                    | Error::DimensionMismatch { .. }
+                    | Error::NonFiniteLoss { step: 1, .. }
+            ));
+            assert_eq!((a, b, o.state().clone()), before);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Shared machinery of the linear-model losses `f(w) = (1/n) Σ ℓ(⟨a_i, w⟩, y_i) + (μ/2)‖w‖²`.
+
+use super::libsvm::Dataset;
+use crate::error::{Error, Result};
+use crate::problem::check_dims;
+
+/// A per-sample loss as a function of the margin `z = ⟨a_i, w⟩`.
+pub(crate) trait MarginLoss {
+    /// `ℓ(z, y)`.
+    fn value(z: f64, y: f64) -> f64;
+    /// `∂ℓ/∂z`.
+    fn derivative(z: f64, y: f64) -> f64;
+}
+
+/// The logistic function `σ(z) = 1/(1 + e^{−z})`, without overflow.
+#[inline]
+pub(crate) fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `log(1 + e^t)`, without overflow or loss of precision for large `|t|`.
+#[inline]
+pub(crate) fn softplus(t: f64) -> f64 {
+    t.max(0.0) + (-t.abs()).exp().ln_1p()
+}
+
+fn check_batch(data: &Dataset, batch: &[usize]) -> Result<()> {
+    let n = data.n_samples();
+    if batch.is_empty() {
+        return Err(Error::invalid("StochasticGradient", "batch", "[]", "a non-empty batch"));
+    }
+    if let Some(&bad) = batch.iter().find(|&&i| i >= n) {
+        return Err(Error::DimensionMismatch {
+            what: "sample index in batch (expected < n)".into(),
+            expected: n,
+            got: bad,
+        });
+    }
+    Ok(())
+}
+
+/// `(1/|rows|) Σ ℓ(⟨a_i, w⟩, y_i) + (μ/2)‖w‖²`.
+pub(crate) fn mean_loss<L: MarginLoss>(
+    data: &Dataset,
+    mu: f64,
+    w: &[f64],
+    rows: Option<&[usize]>,
+) -> Result<f64> {
+    check_dims(data.n_features(), w, None)?;
+    let (a, y) = (data.features(), data.labels());
+    let sum: f64 = match rows {
+        None => (0..data.n_samples()).map(|i| L::value(a.row_dot(i, w), y[i])).sum(),
+        Some(rows) => {
+            check_batch(data, rows)?;
+            rows.iter().map(|&i| L::value(a.row_dot(i, w), y[i])).sum()
+        }
+    };
+    let count = rows.map_or(data.n_samples(), <[usize]>::len) as f64;
+    Ok(sum / count + regulariser(mu, w))
+}
+
+/// Writes `(1/|rows|) Σ ℓ'(⟨a_i, w⟩, y_i) a_i + μ w` into `out`.
+pub(crate) fn mean_gradient<L: MarginLoss>(
+    data: &Dataset,
+    mu: f64,
+    w: &[f64],
+    rows: Option<&[usize]>,
+    out: &mut [f64],
+) -> Result<()> {
+    check_dims(data.n_features(), w, Some(out))?;
+    if let Some(rows) = rows {
+        check_batch(data, rows)?;
+    }
+    out.fill(0.0);
+    let (a, y) = (data.features(), data.labels());
+    let mut add = |i: usize| a.row_axpy(i, L::derivative(a.row_dot(i, w), y[i]), out);
+    let count = match rows {
+        None => {
+            (0..data.n_samples()).for_each(&mut add);
+            data.n_samples()
+        }
+        Some(rows) => {
+            rows.iter().for_each(|&i| add(i));
+            rows.len()
+        }
+    };
+    let scale = 1.0 / count as f64;
+    for (o, wj) in out.iter_mut().zip(w) {
+        *o = *o * scale + mu * wj;
+    }
+    Ok(())
+}
+
+fn regulariser(mu: f64, w: &[f64]) -> f64 {
+    if mu == 0.0 { 0.0 } else { 0.5 * mu * w.iter().map(|v| v * v).sum::<f64>() }
+}
