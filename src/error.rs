@@ -171,6 +171,11 @@ impl Error {
         value: impl std::fmt::Display,
         expected: &'static str,
     ) -> Self {
-        Error::InvalidParameter { owner, parameter, value: value.to_string(), expected }
+        Error::InvalidParameter {
+            owner,
+            parameter,
+            value: value.to_string(),
+            expected,
+        }
     }
 }

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod bundled;
 pub mod error;
 pub mod float;
 pub mod kernels;
@@ -13,14 +14,20 @@ pub mod problem;
 pub mod problems;
 pub mod schedule;
 
+pub use bundled::Bundled;
 pub use error::{Error, ParseErrorKind, Result};
 pub use float::Float;
 pub use kernels::Backend;
 pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
-pub use optimizer::{Estimators, Optimizer, StepReport, Stateful};
+pub use optimizer::{Estimators, Optimizer, Stateful, StepReport};
 pub use problem::{Cost, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
 pub use problems::libsvm::{CsrMatrix, Dataset, Features, LibsvmOptions, Storage};
 pub use problems::logistic::{LogisticRegression, ReferenceOptimum};
 pub use problems::nllsq::NonlinearLeastSquares;
 pub use problems::synthetic::{Quadratic, Rosenbrock};
 pub use schedule::Schedule;
+
+/// Compiles and runs the README's Rust examples as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -120,7 +120,12 @@ pub(crate) fn check_step_inputs<F: Float>(
     }
     for (tensor, g) in grads.iter().enumerate() {
         if let Some(index) = first_non_finite(g) {
-            return Err(Error::NonFiniteGradient { step, tensor, index, value: g[index].to_f64() });
+            return Err(Error::NonFiniteGradient {
+                step,
+                tensor,
+                index,
+                value: g[index].to_f64(),
+            });
         }
     }
     Ok(())
@@ -134,5 +139,9 @@ pub(crate) fn check_range(
     ok: bool,
     expected: &'static str,
 ) -> Result<()> {
-    if value.is_finite() && ok { Ok(()) } else { Err(Error::invalid(owner, parameter, value, expected)) }
+    if value.is_finite() && ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(owner, parameter, value, expected))
+    }
 }

@@ -77,7 +77,11 @@ pub trait StochasticGradient: Problem {
 /// Checks `x` (and `out`, if given) against the problem dimension.
 pub(crate) fn check_dims(dim: usize, x: &[f64], out: Option<&[f64]>) -> Result<()> {
     if x.len() != dim {
-        return Err(Error::DimensionMismatch { what: "point x".into(), expected: dim, got: x.len() });
+        return Err(Error::DimensionMismatch {
+            what: "point x".into(),
+            expected: dim,
+            got: x.len(),
+        });
     }
     if let Some(out) = out
         && out.len() != dim
@@ -153,8 +157,13 @@ impl<P> Counted<P> {
 
     /// Sets every count to zero.
     pub fn reset_counts(&self) {
-        for c in [&self.gradients, &self.costs, &self.batch_gradients, &self.batch_costs, &self.samples]
-        {
+        for c in [
+            &self.gradients,
+            &self.costs,
+            &self.batch_gradients,
+            &self.batch_costs,
+            &self.samples,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
     }

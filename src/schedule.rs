@@ -25,7 +25,10 @@ pub enum Schedule {
 impl Schedule {
     /// Checks the schedule's own parameters.
     pub fn validate(&self, owner: &'static str) -> Result<()> {
-        if let Schedule::WarmupCosine { warmup_steps, total_steps } = *self
+        if let Schedule::WarmupCosine {
+            warmup_steps,
+            total_steps,
+        } = *self
             && total_steps <= warmup_steps
         {
             return Err(Error::invalid(
@@ -52,7 +55,10 @@ impl Schedule {
         match *self {
             Schedule::Constant => 1.0,
             Schedule::InverseSqrt => 1.0 / ((t as f64) + 1.0).sqrt(),
-            Schedule::WarmupCosine { warmup_steps: w, total_steps: total } => {
+            Schedule::WarmupCosine {
+                warmup_steps: w,
+                total_steps: total,
+            } => {
                 if t < w {
                     t as f64 / w as f64
                 } else if t >= total {
@@ -79,7 +85,10 @@ mod tests {
 
     #[test]
     fn warmup_cosine_is_continuous_and_monotone_after_warmup() {
-        let s = Schedule::WarmupCosine { warmup_steps: 4, total_steps: 20 };
+        let s = Schedule::WarmupCosine {
+            warmup_steps: 4,
+            total_steps: 20,
+        };
         assert_eq!(s.factor(0), 0.0);
         assert_eq!(s.factor(4), 1.0);
         let mut prev = 1.0;
@@ -93,10 +102,16 @@ mod tests {
 
     #[test]
     fn rejects_total_not_after_warmup() {
-        let s = Schedule::WarmupCosine { warmup_steps: 5, total_steps: 5 };
+        let s = Schedule::WarmupCosine {
+            warmup_steps: 5,
+            total_steps: 5,
+        };
         assert!(matches!(
             s.validate("SignSgd"),
-            Err(Error::InvalidParameter { parameter: "schedule.total_steps", .. })
+            Err(Error::InvalidParameter {
+                parameter: "schedule.total_steps",
+                ..
+            })
         ));
     }
 }

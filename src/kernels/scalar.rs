@@ -63,7 +63,10 @@ pub fn momentum_sign_step<F: Float>(
     gamma: F,
     decay: F,
 ) {
-    assert!(x.len() == g.len() && m.len() == g.len(), "momentum_sign_step: length mismatch");
+    assert!(
+        x.len() == g.len() && m.len() == g.len(),
+        "momentum_sign_step: length mismatch"
+    );
     for ((xi, mi), &gi) in x.iter_mut().zip(m.iter_mut()).zip(g) {
         *mi = beta * *mi + one_minus_beta * gi;
         *xi = *xi * decay - gamma * sign(*mi);
@@ -122,7 +125,10 @@ mod tests {
         assert_eq!(l1_norm(&[1.0_f32, -2.5, 0.0]), 3.5);
         assert_eq!(inf_norm(&[1.0_f64, -2.5, 0.0]), 2.5);
         assert_eq!(inf_norm::<f64>(&[]), 0.0);
-        assert_eq!(first_non_finite(&[1.0_f32, f32::INFINITY, f32::NAN]), Some(1));
+        assert_eq!(
+            first_non_finite(&[1.0_f32, f32::INFINITY, f32::NAN]),
+            Some(1)
+        );
         assert_eq!(first_non_finite(&[1.0_f32]), None);
     }
 }

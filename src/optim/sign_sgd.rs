@@ -3,7 +3,9 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, scalar};
-use crate::optimizer::{Estimators, Optimizer, StepReport, Stateful, check_range, check_step_inputs};
+use crate::optimizer::{
+    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+};
 use crate::schedule::Schedule;
 
 /// Configuration of [`SignSgd`]. Build with struct-update syntax over [`Default`].
@@ -23,7 +25,12 @@ pub struct SignSgdConfig {
 
 impl Default for SignSgdConfig {
     fn default() -> Self {
-        Self { lr: 1e-3, schedule: Schedule::Constant, momentum: None, weight_decay: 0.0 }
+        Self {
+            lr: 1e-3,
+            schedule: Schedule::Constant,
+            momentum: None,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -97,9 +104,21 @@ impl<F: Float> SignSgd<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: SignSgdConfig, layout: &[usize]) -> Result<Self> {
         const OWNER: &str = "SignSgd";
-        check_range(OWNER, "lr", config.lr, config.lr > 0.0, "a finite number > 0")?;
+        check_range(
+            OWNER,
+            "lr",
+            config.lr,
+            config.lr > 0.0,
+            "a finite number > 0",
+        )?;
         if let Some(beta) = config.momentum {
-            check_range(OWNER, "momentum", beta, (0.0..1.0).contains(&beta), "a number in [0, 1)")?;
+            check_range(
+                OWNER,
+                "momentum",
+                beta,
+                (0.0..1.0).contains(&beta),
+                "a number in [0, 1)",
+            )?;
         }
         let wd = config.weight_decay;
         check_range(
@@ -159,7 +178,9 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
             step: t,
             stepsize: gamma,
             backend: self.backend,
-            estimators: Estimators::Scheduled { schedule_factor: factor },
+            estimators: Estimators::Scheduled {
+                schedule_factor: factor,
+            },
         })
     }
 
@@ -172,7 +193,11 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
     }
 
     fn name(&self) -> &'static str {
-        if self.config.momentum.is_some() { "Signum" } else { "Sign-SGD" }
+        if self.config.momentum.is_some() {
+            "Signum"
+        } else {
+            "Sign-SGD"
+        }
     }
 }
 
@@ -184,9 +209,17 @@ impl<F: Float> Stateful for SignSgd<F> {
     }
 
     fn set_state(&mut self, state: SignSgdState<F>) -> Result<()> {
-        let expected = if self.config.momentum.is_some() { self.layout.len() } else { 0 };
+        let expected = if self.config.momentum.is_some() {
+            self.layout.len()
+        } else {
+            0
+        };
         if state.momentum.len() != expected
-            || state.momentum.iter().zip(&self.layout).any(|(m, &n)| m.len() != n)
+            || state
+                .momentum
+                .iter()
+                .zip(&self.layout)
+                .any(|(m, &n)| m.len() != n)
         {
             return Err(Error::IncompatibleState {
                 reason: "momentum buffers do not match the layout and momentum setting",
@@ -207,7 +240,13 @@ mod tests {
 
     #[test]
     fn one_step_by_hand() {
-        let mut o = opt(SignSgdConfig { lr: 0.1, ..Default::default() }, &[4]);
+        let mut o = opt(
+            SignSgdConfig {
+                lr: 0.1,
+                ..Default::default()
+            },
+            &[4],
+        );
         let mut x = [1.0, 2.0, 3.0, 4.0];
         let r = o.step_flat(&mut x, &[2.0, -0.5, 0.0, -0.0], None).unwrap();
         assert_eq!(x, [0.9, 2.1, 3.0, 4.0]);
@@ -217,7 +256,11 @@ mod tests {
     #[test]
     fn weight_decay_then_sign_by_hand() {
         // γ = 0.5, wd = 0.2: x ← x·0.9 − 0.5·sign(g).
-        let cfg = SignSgdConfig { lr: 0.5, weight_decay: 0.2, ..Default::default() };
+        let cfg = SignSgdConfig {
+            lr: 0.5,
+            weight_decay: 0.2,
+            ..Default::default()
+        };
         let mut o = opt(cfg, &[2]);
         let mut x = [2.0, -4.0];
         o.step_flat(&mut x, &[1.0, 0.0], None).unwrap();
@@ -229,7 +272,11 @@ mod tests {
         // β = 0.9. Step 0: m = 0.1·g0 = [0.1, -0.2]  → x = [-0.1, 0.1].
         // Step 1: g1 = [-3, 1]: m = 0.9·[0.1, -0.2] + 0.1·[-3, 1] = [-0.21, -0.08]
         //         → sign = [-1, -1], x = [0, 0.2].
-        let cfg = SignSgdConfig { lr: 0.1, momentum: Some(0.9), ..Default::default() };
+        let cfg = SignSgdConfig {
+            lr: 0.1,
+            momentum: Some(0.9),
+            ..Default::default()
+        };
         let mut o = opt(cfg, &[2]);
         let mut x = [0.0, 0.0];
         o.step_flat(&mut x, &[1.0, -2.0], None).unwrap();
@@ -242,34 +289,81 @@ mod tests {
 
     #[test]
     fn schedule_sets_stepsize() {
-        let cfg = SignSgdConfig { lr: 1.0, schedule: Schedule::InverseSqrt, ..Default::default() };
+        let cfg = SignSgdConfig {
+            lr: 1.0,
+            schedule: Schedule::InverseSqrt,
+            ..Default::default()
+        };
         let mut o = opt(cfg, &[1]);
         let mut x = [0.0];
-        let sizes: Vec<f64> =
-            (0..4).map(|_| o.step_flat(&mut x, &[1.0], None).unwrap().stepsize).collect();
+        let sizes: Vec<f64> = (0..4)
+            .map(|_| o.step_flat(&mut x, &[1.0], None).unwrap().stepsize)
+            .collect();
         assert_eq!(sizes, [1.0, 1.0 / 2f64.sqrt(), 1.0 / 3f64.sqrt(), 0.5]);
     }
 
     #[test]
     fn several_tensors_share_one_stepsize() {
-        let mut o = opt(SignSgdConfig { lr: 0.25, ..Default::default() }, &[2, 1]);
+        let mut o = opt(
+            SignSgdConfig {
+                lr: 0.25,
+                ..Default::default()
+            },
+            &[2, 1],
+        );
         let (mut a, mut b) = ([0.0, 0.0], [1.0]);
-        o.step(&mut [&mut a, &mut b], &[&[1.0, -1.0], &[5.0]], None).unwrap();
+        o.step(&mut [&mut a, &mut b], &[&[1.0, -1.0], &[5.0]], None)
+            .unwrap();
         assert_eq!((a, b), ([-0.25, 0.25], [0.75]));
     }
 
     #[test]
     fn invalid_configs_name_the_parameter() {
         let cases = [
-            (SignSgdConfig { lr: 0.0, ..Default::default() }, "lr"),
-            (SignSgdConfig { lr: f64::NAN, ..Default::default() }, "lr"),
-            (SignSgdConfig { momentum: Some(1.0), ..Default::default() }, "momentum"),
-            (SignSgdConfig { weight_decay: -1.0, ..Default::default() }, "weight_decay"),
-            (SignSgdConfig { lr: 1.0, weight_decay: 1.0, ..Default::default() }, "weight_decay"),
+            (
+                SignSgdConfig {
+                    lr: 0.0,
+                    ..Default::default()
+                },
+                "lr",
+            ),
+            (
+                SignSgdConfig {
+                    lr: f64::NAN,
+                    ..Default::default()
+                },
+                "lr",
+            ),
+            (
+                SignSgdConfig {
+                    momentum: Some(1.0),
+                    ..Default::default()
+                },
+                "momentum",
+            ),
+            (
+                SignSgdConfig {
+                    weight_decay: -1.0,
+                    ..Default::default()
+                },
+                "weight_decay",
+            ),
+            (
+                SignSgdConfig {
+                    lr: 1.0,
+                    weight_decay: 1.0,
+                    ..Default::default()
+                },
+                "weight_decay",
+            ),
         ];
         for (cfg, name) in cases {
             match SignSgd::<f32>::new(cfg, &[1]) {
-                Err(Error::InvalidParameter { owner: "SignSgd", parameter, .. }) => {
+                Err(Error::InvalidParameter {
+                    owner: "SignSgd",
+                    parameter,
+                    ..
+                }) => {
                     assert_eq!(parameter, name)
                 }
                 other => panic!("expected InvalidParameter({name}), got {other:?}"),
@@ -279,10 +373,15 @@ mod tests {
 
     #[test]
     fn failed_step_changes_nothing() {
-        let cfg = SignSgdConfig { lr: 0.1, momentum: Some(0.5), ..Default::default() };
+        let cfg = SignSgdConfig {
+            lr: 0.1,
+            momentum: Some(0.5),
+            ..Default::default()
+        };
         let mut o = SignSgd::<f32>::new(cfg, &[2, 2]).unwrap();
         let (mut a, mut b) = ([1.0_f32, 2.0], [3.0_f32, 4.0]);
-        o.step(&mut [&mut a, &mut b], &[&[1.0, 1.0], &[1.0, 1.0]], None).unwrap();
+        o.step(&mut [&mut a, &mut b], &[&[1.0, 1.0], &[1.0, 1.0]], None)
+            .unwrap();
         let before = (a, b, o.state().clone());
         let bad: [(&[f32], &[f32], Option<f64>); 4] = [
             (&[1.0, 1.0], &[f32::NAN, 1.0], None),
@@ -294,8 +393,11 @@ mod tests {
             let err = o.step(&mut [&mut a, &mut b], &[ga, gb], loss).unwrap_err();
             assert!(matches!(
                 err,
-                Error::NonFiniteGradient { step: 1, tensor: 1, .. }
-                    | Error::DimensionMismatch { .. }
+                Error::NonFiniteGradient {
+                    step: 1,
+                    tensor: 1,
+                    ..
+                } | Error::DimensionMismatch { .. }
                     | Error::NonFiniteLoss { step: 1, .. }
             ));
             assert_eq!((a, b, o.state().clone()), before);

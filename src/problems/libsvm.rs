@@ -148,8 +148,10 @@ impl Dataset {
     /// ```
     pub fn from_path(path: impl AsRef<Path>, options: LibsvmOptions) -> Result<Self> {
         let path = path.as_ref();
-        let bytes =
-            std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&bytes, path, options)
     }
 
@@ -179,9 +181,16 @@ impl Dataset {
             let line = std::str::from_utf8(raw_line)
                 .map_err(|e| err(line_no, e.valid_up_to() + 1, ParseErrorKind::InvalidUtf8))?;
             let mut tokens = tokens_with_columns(line);
-            let Some((label_col, label_tok)) = tokens.next() else { continue };
-            let label = parse_finite(label_tok)
-                .ok_or_else(|| err(line_no, label_col, ParseErrorKind::BadLabel(label_tok.into())))?;
+            let Some((label_col, label_tok)) = tokens.next() else {
+                continue;
+            };
+            let label = parse_finite(label_tok).ok_or_else(|| {
+                err(
+                    line_no,
+                    label_col,
+                    ParseErrorKind::BadLabel(label_tok.into()),
+                )
+            })?;
             match classes {
                 (None, _) => classes.0 = Some(label),
                 (Some(a), None) if a != label => classes.1 = Some(label),
@@ -189,7 +198,11 @@ impl Dataset {
                     return Err(err(
                         line_no,
                         label_col,
-                        ParseErrorKind::TooManyClasses { label, first: a, second: b },
+                        ParseErrorKind::TooManyClasses {
+                            label,
+                            first: a,
+                            second: b,
+                        },
                     ));
                 }
                 _ => {}
@@ -244,8 +257,16 @@ impl Dataset {
             None if first > 0.0 => first,
             None => f64::INFINITY, // the single class is the negative one
         };
-        let labels = raw_labels.iter().map(|&l| if l == positive { 1.0 } else { -1.0 }).collect();
-        let csr = CsrMatrix { n_cols, indptr, indices, values };
+        let labels = raw_labels
+            .iter()
+            .map(|&l| if l == positive { 1.0 } else { -1.0 })
+            .collect();
+        let csr = CsrMatrix {
+            n_cols,
+            indptr,
+            indices,
+            values,
+        };
         let features = match options.storage {
             Storage::Sparse => Features::Sparse(csr),
             Storage::Dense => {
@@ -259,7 +280,11 @@ impl Dataset {
                 Features::Dense(dense)
             }
         };
-        Ok(Self { features, labels, raw_classes: (first, classes.1) })
+        Ok(Self {
+            features,
+            labels,
+            raw_classes: (first, classes.1),
+        })
     }
 
     /// Builds a data set from features and labels already in `{−1, +1}`.
@@ -272,9 +297,18 @@ impl Dataset {
             });
         }
         if let Some(&bad) = labels.iter().find(|&&l| l != 1.0 && l != -1.0) {
-            return Err(Error::invalid("Dataset", "labels", bad, "every label -1 or +1"));
+            return Err(Error::invalid(
+                "Dataset",
+                "labels",
+                bad,
+                "every label -1 or +1",
+            ));
         }
-        Ok(Self { features, labels, raw_classes: (1.0, Some(-1.0)) })
+        Ok(Self {
+            features,
+            labels,
+            raw_classes: (1.0, Some(-1.0)),
+        })
     }
 
     /// `n`, the number of rows.
@@ -307,7 +341,9 @@ impl Dataset {
 /// Splits on spaces and tabs, yielding (1-based byte column, token).
 fn tokens_with_columns(line: &str) -> impl Iterator<Item = (usize, &str)> {
     let base = line.as_ptr() as usize;
-    line.split([' ', '\t']).filter(|t| !t.is_empty()).map(move |t| (t.as_ptr() as usize - base + 1, t))
+    line.split([' ', '\t'])
+        .filter(|t| !t.is_empty())
+        .map(move |t| (t.as_ptr() as usize - base + 1, t))
 }
 
 fn parse_finite(s: &str) -> Option<f64> {
@@ -331,7 +367,12 @@ mod tests {
 
     fn parse_err(text: &str) -> (usize, usize, ParseErrorKind) {
         match parse(text) {
-            Err(Error::Parse { line, column, kind, file }) => {
+            Err(Error::Parse {
+                line,
+                column,
+                kind,
+                file,
+            }) => {
                 assert_eq!(file, PathBuf::from("t.svm"));
                 (line, column, kind)
             }
@@ -345,7 +386,9 @@ mod tests {
         assert_eq!((d.n_samples(), d.n_features()), (3, 3));
         assert_eq!(d.labels(), [1.0, -1.0, 1.0]);
         assert_eq!(d.raw_classes(), (2.0, Some(1.0)));
-        let Features::Sparse(m) = d.features() else { panic!("sparse expected") };
+        let Features::Sparse(m) = d.features() else {
+            panic!("sparse expected")
+        };
         assert_eq!(m.row(0), (&[0u32, 2][..], &[0.5, -1.0][..]));
         assert_eq!(m.row(1), (&[][..], &[][..]));
         assert_eq!(m.row(2), (&[1u32][..], &[0.4][..]));
@@ -355,19 +398,28 @@ mod tests {
     #[test]
     fn dense_matches_sparse() {
         let text = "0 1:1 2:2\n1 2:3\n\n0 3:5\n";
-        let opts = LibsvmOptions { n_features: Some(4), storage: Storage::Dense };
+        let opts = LibsvmOptions {
+            n_features: Some(4),
+            storage: Storage::Dense,
+        };
         let dense = Dataset::parse(text.as_bytes(), "x", opts).unwrap();
         let sparse = Dataset::parse(
             text.as_bytes(),
             "x",
-            LibsvmOptions { storage: Storage::Sparse, ..opts },
+            LibsvmOptions {
+                storage: Storage::Sparse,
+                ..opts
+            },
         )
         .unwrap();
         assert_eq!(dense.n_features(), 4);
         assert_eq!(dense.labels(), [-1.0, 1.0, -1.0]);
         let w = [0.5, -1.0, 2.0, 7.0];
         for i in 0..3 {
-            assert_eq!(dense.features().row_dot(i, &w), sparse.features().row_dot(i, &w));
+            assert_eq!(
+                dense.features().row_dot(i, &w),
+                sparse.features().row_dot(i, &w)
+            );
         }
     }
 
@@ -387,27 +439,68 @@ mod tests {
         assert_eq!(parse_err("1 0:2"), (1, 3, ZeroIndex));
         assert_eq!(parse_err("1 a:2"), (1, 3, BadIndex("a".into())));
         assert_eq!(parse_err("1 -1:2"), (1, 3, BadIndex("-1".into())));
-        assert_eq!(parse_err("1 2:1 2:1"), (1, 7, NonIncreasingIndex { previous: 2, index: 2 }));
-        assert_eq!(parse_err("1 3:1  1:1"), (1, 8, NonIncreasingIndex { previous: 3, index: 1 }));
+        assert_eq!(
+            parse_err("1 2:1 2:1"),
+            (
+                1,
+                7,
+                NonIncreasingIndex {
+                    previous: 2,
+                    index: 2
+                }
+            )
+        );
+        assert_eq!(
+            parse_err("1 3:1  1:1"),
+            (
+                1,
+                8,
+                NonIncreasingIndex {
+                    previous: 3,
+                    index: 1
+                }
+            )
+        );
         assert_eq!(parse_err("1 1:nan"), (1, 5, BadValue("nan".into())));
         assert_eq!(parse_err("1 12:inf"), (1, 6, BadValue("inf".into())));
         assert_eq!(parse_err("1 1:"), (1, 5, BadValue("".into())));
         assert_eq!(parse_err("inf 1:1"), (1, 1, BadLabel("inf".into())));
-        assert!(matches!(parse_err("1\n2\n3 1:1"), (3, 1, TooManyClasses { .. })));
-        assert_eq!(parse_err("1 1:1\n\u{e9}"), (2, 1, BadLabel("\u{e9}".into())));
-        let opts = LibsvmOptions { n_features: Some(2), ..Default::default() };
+        assert!(matches!(
+            parse_err("1\n2\n3 1:1"),
+            (3, 1, TooManyClasses { .. })
+        ));
+        assert_eq!(
+            parse_err("1 1:1\n\u{e9}"),
+            (2, 1, BadLabel("\u{e9}".into()))
+        );
+        let opts = LibsvmOptions {
+            n_features: Some(2),
+            ..Default::default()
+        };
         match Dataset::parse(b"1 1:1 3:1", "f", opts) {
-            Err(Error::Parse { line: 1, column: 7, kind: IndexOutOfRange { index: 3, n_features: 2 }, .. }) => {}
+            Err(Error::Parse {
+                line: 1,
+                column: 7,
+                kind:
+                    IndexOutOfRange {
+                        index: 3,
+                        n_features: 2,
+                    },
+                ..
+            }) => {}
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn invalid_utf8_column_is_byte_offset() {
-        let (line, col, kind) = match Dataset::parse(b"1 1:1\n1 2:\xff", "b", LibsvmOptions::default()) {
-            Err(Error::Parse { line, column, kind, .. }) => (line, column, kind),
-            other => panic!("{other:?}"),
-        };
+        let (line, col, kind) =
+            match Dataset::parse(b"1 1:1\n1 2:\xff", "b", LibsvmOptions::default()) {
+                Err(Error::Parse {
+                    line, column, kind, ..
+                }) => (line, column, kind),
+                other => panic!("{other:?}"),
+            };
         assert_eq!((line, col, kind), (2, 5, ParseErrorKind::InvalidUtf8));
     }
 

@@ -56,7 +56,12 @@ impl LogisticRegression {
     /// Builds the problem; `mu` is the ℓ2 weight `μ ≥ 0`.
     pub fn new(data: Dataset, mu: f64) -> Result<Self> {
         if !(mu.is_finite() && mu >= 0.0) {
-            return Err(Error::invalid("LogisticRegression", "mu", mu, "a finite number >= 0"));
+            return Err(Error::invalid(
+                "LogisticRegression",
+                "mu",
+                mu,
+                "a finite number >= 0",
+            ));
         }
         Ok(Self { data, mu })
     }
@@ -96,7 +101,12 @@ impl LogisticRegression {
             self.gradient(&w, &mut g)?;
             let gnorm = inf_norm(&g);
             if gnorm <= 1e-12 {
-                return Ok(ReferenceOptimum { x: w, f_star: f, grad_inf_norm: gnorm, iterations: iteration });
+                return Ok(ReferenceOptimum {
+                    x: w,
+                    f_star: f,
+                    grad_inf_norm: gnorm,
+                    iterations: iteration,
+                });
             }
             // Hessian, lower triangle.
             h.fill(0.0);
@@ -115,7 +125,11 @@ impl LogisticRegression {
                 h[j * d + j] += self.mu;
             }
             if !cholesky_solve(&mut h, d, &g, &mut step) {
-                return Err(Error::NotConverged { what: "Newton (singular Hessian)", iterations: iteration, residual: gnorm });
+                return Err(Error::NotConverged {
+                    what: "Newton (singular Hessian)",
+                    iterations: iteration,
+                    residual: gnorm,
+                });
             }
             // Backtracking on f along −step; the allowance of a few ulps of f lets the last
             // full steps through when the true decrease is below rounding error.
@@ -130,6 +144,14 @@ impl LogisticRegression {
                 if f_trial <= f - 1e-4 * t * slope + allowance {
                     break Some(f_trial);
                 }
+                // Near the optimum the decrease falls below the rounding of `f`; there a full
+                // Newton step that shrinks the gradient is the right step.
+                if t == 1.0 && gnorm < 1e-6 {
+                    self.gradient(&trial, &mut g)?;
+                    if inf_norm(&g) < gnorm {
+                        break Some(f_trial);
+                    }
+                }
                 t *= 0.5;
                 if t < 1e-10 {
                     break None;
@@ -141,15 +163,28 @@ impl LogisticRegression {
                     f = f_new;
                 }
                 None if gnorm <= 1e-9 => {
-                    return Ok(ReferenceOptimum { x: w, f_star: f, grad_inf_norm: gnorm, iterations: iteration });
+                    return Ok(ReferenceOptimum {
+                        x: w,
+                        f_star: f,
+                        grad_inf_norm: gnorm,
+                        iterations: iteration,
+                    });
                 }
                 None => {
-                    return Err(Error::NotConverged { what: "Newton (line search)", iterations: iteration, residual: gnorm });
+                    return Err(Error::NotConverged {
+                        what: "Newton (line search)",
+                        iterations: iteration,
+                        residual: gnorm,
+                    });
                 }
             }
         }
         self.gradient(&w, &mut g)?;
-        Err(Error::NotConverged { what: "Newton", iterations: MAX_ITER, residual: inf_norm(&g) })
+        Err(Error::NotConverged {
+            what: "Newton",
+            iterations: MAX_ITER,
+            residual: inf_norm(&g),
+        })
     }
 }
 
@@ -229,7 +264,10 @@ mod tests {
         let data = Dataset::parse(b"1 1:1\n-1 1:-1\n", "m", Default::default()).unwrap();
         assert!(matches!(
             LogisticRegression::new(data, -1.0),
-            Err(Error::InvalidParameter { parameter: "mu", .. })
+            Err(Error::InvalidParameter {
+                parameter: "mu",
+                ..
+            })
         ));
     }
 }

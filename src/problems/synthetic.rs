@@ -25,7 +25,12 @@ impl Quadratic {
             });
         }
         if let Some(&h) = curvature.iter().find(|h| !(h.is_finite() && **h > 0.0)) {
-            return Err(Error::invalid("Quadratic", "curvature", h, "finite numbers > 0"));
+            return Err(Error::invalid(
+                "Quadratic",
+                "curvature",
+                h,
+                "finite numbers > 0",
+            ));
         }
         if let Some(&c) = center.iter().find(|c| !c.is_finite()) {
             return Err(Error::invalid("Quadratic", "center", c, "finite numbers"));
@@ -147,8 +152,18 @@ mod tests {
         assert_eq!(q.l_inf(), 5.0);
         assert!(matches!(
             Quadratic::new(vec![0.0], vec![0.0]),
-            Err(Error::InvalidParameter { parameter: "curvature", .. })
+            Err(Error::InvalidParameter {
+                parameter: "curvature",
+                ..
+            })
         ));
-        assert!(matches!(q.cost(&[0.0]), Err(Error::DimensionMismatch { expected: 2, got: 1, .. })));
+        assert!(matches!(
+            q.cost(&[0.0]),
+            Err(Error::DimensionMismatch {
+                expected: 2,
+                got: 1,
+                ..
+            })
+        ));
     }
 }
