@@ -73,6 +73,31 @@ pub enum Estimators {
         /// The schedule's multiplier at this step.
         schedule_factor: f64,
     },
+    /// ALIAS's running estimators after this step's update (spec section 2).
+    Alias {
+        /// Which rule produced the stepsize.
+        phase: AliasPhase,
+        /// `S`, the running sum of local smoothness samples.
+        smoothness_sum: f64,
+        /// `d̃`, the running sum of gap increments `γ_{t−1}⟨g_t, u_{t−1}⟩` (Option D only).
+        gap_sum: Option<f64>,
+        /// `d = max(d_0, d̃)` over time, the gap estimate (Option D only).
+        gap: Option<f64>,
+        /// `r_{t−1} = ‖g_t − g_{t−1}‖_1 / ‖x_t − x_{t−1}‖_∞`, the sample added this step, if any.
+        last_smoothness: Option<f64>,
+    },
+}
+
+/// Which rule set an ALIAS step's stepsize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AliasPhase {
+    /// Warm-up: plain Sign-SGD with the warm-up schedule.
+    Warmup,
+    /// `S` is still 0 (no `L_0`, no sample yet): the tiny probe stepsize.
+    Probe,
+    /// The ALIAS formula `γ_t = sqrt(numerator / S)`.
+    Adaptive,
 }
 
 /// Checks tensor counts and lengths, gradient finiteness and loss finiteness.
@@ -83,41 +108,58 @@ pub(crate) fn check_step_inputs<F: Float>(
     loss: Option<f64>,
     step: u64,
 ) -> Result<()> {
-    if params.len() != layout.len() {
+    check_shapes(
+        layout,
+        params.len(),
+        params.iter().map(|p| p.len()),
+        "parameter",
+    )?;
+    check_shapes(
+        layout,
+        grads.len(),
+        grads.iter().map(|g| g.len()),
+        "gradient",
+    )?;
+    check_loss(loss, step)?;
+    check_finite(grads, step)
+}
+
+/// Checks a list of tensors (given by count and lengths) against the layout.
+pub(crate) fn check_shapes(
+    layout: &[usize],
+    count: usize,
+    lengths: impl Iterator<Item = usize>,
+    what: &str,
+) -> Result<()> {
+    if count != layout.len() {
         return Err(Error::DimensionMismatch {
-            what: "number of parameter tensors".into(),
+            what: format!("number of {what} tensors"),
             expected: layout.len(),
-            got: params.len(),
+            got: count,
         });
     }
-    if grads.len() != layout.len() {
-        return Err(Error::DimensionMismatch {
-            what: "number of gradient tensors".into(),
-            expected: layout.len(),
-            got: grads.len(),
-        });
-    }
-    for (k, ((&len, p), g)) in layout.iter().zip(params).zip(grads).enumerate() {
-        if p.len() != len {
+    for (k, (len, &expected)) in lengths.zip(layout).enumerate() {
+        if len != expected {
             return Err(Error::DimensionMismatch {
-                what: format!("parameter tensor {k}"),
-                expected: len,
-                got: p.len(),
-            });
-        }
-        if g.len() != len {
-            return Err(Error::DimensionMismatch {
-                what: format!("gradient tensor {k}"),
-                expected: len,
-                got: g.len(),
+                what: format!("{what} tensor {k}"),
+                expected,
+                got: len,
             });
         }
     }
-    if let Some(value) = loss
-        && !value.is_finite()
-    {
-        return Err(Error::NonFiniteLoss { step, value });
+    Ok(())
+}
+
+/// [`Error::NonFiniteLoss`] for a NaN or infinite loss.
+pub(crate) fn check_loss(loss: Option<f64>, step: u64) -> Result<()> {
+    match loss {
+        Some(value) if !value.is_finite() => Err(Error::NonFiniteLoss { step, value }),
+        _ => Ok(()),
     }
+}
+
+/// [`Error::NonFiniteGradient`] naming the first NaN or infinite coordinate.
+pub(crate) fn check_finite<F: Float>(grads: &[&[F]], step: u64) -> Result<()> {
     for (tensor, g) in grads.iter().enumerate() {
         if let Some(index) = first_non_finite(g) {
             return Err(Error::NonFiniteGradient {

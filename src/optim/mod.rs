@@ -1,3 +1,4 @@
 //! The optimizers, one file each.
 
+pub mod alias;
 pub mod sign_sgd;

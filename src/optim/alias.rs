@@ -1,0 +1,782 @@
+//! ALIAS Sign-SGD: Sign-SGD whose stepsize comes from running estimates of smoothness and gap.
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::kernels::{Backend, scalar};
+use crate::optimizer::{
+    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_loss, check_range,
+    check_shapes,
+};
+use crate::schedule::Schedule;
+
+const OWNER: &str = "AliasSignSgd";
+
+/// The numerator of ALIAS's stepsize `γ_t = sqrt(numerator / S)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AliasStepsize {
+    /// **Option D**: the gap estimate `d = max(d_0, d̃)`, `d̃ = Σ γ_{t−1}⟨g_t, sign(g_{t−1})⟩`;
+    /// needs no function values. `d0: None` uses `10⁻⁶ · f(x_0)` when the first step gets a
+    /// positive loss and `10⁻⁶` otherwise.
+    GapEstimate {
+        /// `d_0 > 0`, the initial gap estimate.
+        d0: Option<f64>,
+    },
+    /// **Option F**: `f(x_0) − f̃` with a known lower bound `f̃ ≤ f*` (0 for non-negative
+    /// losses); needs the loss at the first step.
+    LowerBound {
+        /// `f̃`, a lower bound on the optimal value.
+        f_lower: f64,
+    },
+}
+
+impl Default for AliasStepsize {
+    fn default() -> Self {
+        AliasStepsize::GapEstimate { d0: None }
+    }
+}
+
+/// Plain Sign-SGD steps before ALIAS takes over (the reference code's `warmup_steps`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Warmup {
+    /// `w`: steps `0..w` are warm-up steps; ALIAS's sums start at step `w`.
+    pub steps: u64,
+    /// The warm-up base stepsize.
+    pub lr: f64,
+    /// The multiplier on `lr` during warm-up (e.g. a linear ramp via
+    /// [`Schedule::WarmupCosine`] with `warmup_steps = w`).
+    pub schedule: Schedule,
+}
+
+/// Configuration of [`AliasSignSgd`]; every practical option is off by default, which gives the
+/// paper's method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasConfig {
+    /// Option D (default) or Option F.
+    pub stepsize: AliasStepsize,
+    /// `L_0 > 0`, an initial smoothness guess: `S` starts at `L_0` and the first step already
+    /// uses the formula. `None` (default): the first step uses the probe stepsize.
+    pub initial_smoothness: Option<f64>,
+    /// `ε_0`: the probe stepsize is `ε_0 · max(1, ‖x_0‖_∞)` (default `10⁻⁶`, as DoG).
+    pub probe: f64,
+    /// Outer multiplier on the formula's stepsize (default 1; the parameter-free method).
+    pub lr: f64,
+    /// `γ_max`: caps the stepsize (the reference code's `clamp_level`); `None` by default.
+    pub max_stepsize: Option<f64>,
+    /// Plain Sign-SGD warm-up; `None` by default.
+    pub warmup: Option<Warmup>,
+    /// Decoupled weight decay `x ← x(1 − γ_t·wd)` before the sign step (default 0).
+    pub weight_decay: f64,
+    /// `β` for the momentum direction `sign(m_t)`, `m_t = β m_{t−1} + (1−β) g_t`; `None` by
+    /// default. The gap term then uses the applied direction: `γ_{t−1}⟨g_t, sign(m_{t−1})⟩`.
+    pub momentum: Option<f64>,
+}
+
+impl Default for AliasConfig {
+    fn default() -> Self {
+        Self {
+            stepsize: AliasStepsize::default(),
+            initial_smoothness: None,
+            probe: 1e-6,
+            lr: 1.0,
+            max_stepsize: None,
+            warmup: None,
+            weight_decay: 0.0,
+            momentum: None,
+        }
+    }
+}
+
+/// Everything in an [`AliasSignSgd`] that changes between steps: O(1) scalars plus the previous
+/// gradient (and the momentum buffer when momentum is on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasState<F> {
+    /// `t`, the number of steps taken (warm-up included).
+    pub step: u64,
+    /// `S`, the running sum of local smoothness samples `r_{t−1}` (starts at `L_0` or 0).
+    pub smoothness_sum: f64,
+    /// `d̃`, the running sum of gap increments (Option D).
+    pub gap_sum: f64,
+    /// `d`, the gap estimate, non-decreasing (Option D).
+    pub gap: f64,
+    /// `f(x_0)`, the loss at ALIAS's first step (Option F).
+    pub initial_loss: Option<f64>,
+    /// `γ_{t−1}`, the previous applied stepsize.
+    pub prev_stepsize: f64,
+    /// `‖x_t − x_{t−1}‖_∞`, measured by the previous step's update pass.
+    pub prev_move: f64,
+    /// `g_{t−1}` per tensor.
+    pub prev_grad: Vec<Vec<F>>,
+    /// `m_{t−1}` per tensor (empty without momentum).
+    pub momentum: Vec<Vec<F>>,
+}
+
+/// ALIAS Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` with a tuning-free `γ_t` (spec section 2).
+///
+/// # Update rule
+///
+/// At step `t ≥ 1`, with `g_t` the gradient the caller passes:
+/// 1. `r_{t−1} = ‖g_t − g_{t−1}‖_1 / ‖x_t − x_{t−1}‖_∞` (skipped when nothing moved);
+///    `S ← S + r_{t−1}`;
+/// 2. Option D only: `d̃ ← d̃ + γ_{t−1}⟨g_t, sign(g_{t−1})⟩`, `d ← max(d, d̃)`;
+/// 3. `γ_t = sqrt(d / S)` (Option D) or `γ_t = sqrt((f(x_0) − f̃) / S)` (Option F), times `lr`,
+///    capped at `γ_max` if set;
+/// 4. `x ← x(1 − γ_t·wd) − γ_t sign(g_t)`.
+///
+/// Norms and inner products run over all tensors at once, accumulated in `f64`; there is one
+/// stepsize for the whole model.
+///
+/// **Start** (our definition, spec section 2): with `L_0` given, `S = L_0` and step 0 uses the
+/// formula; otherwise step 0 moves by the probe stepsize `ε_0·max(1, ‖x_0‖_∞)` and the formula
+/// takes over once `S > 0`.
+///
+/// **`‖x_t − x_{t−1}‖_∞` is measured**, not assumed: the fused update pass returns
+/// `max_i |x_{t,i} − x_{t−1,i}|`, so weight decay and coordinates with `sign = 0` are accounted
+/// exactly.
+///
+/// **Defaults and why**: `ε_0 = 10⁻⁶` keeps the probe harmless at any scale (`‖x_0‖_∞`
+/// relative); `d_0 = 10⁻⁶·f(x_0)` is small against any real gap so that `d` is soon set by
+/// observed progress, as in D-Adaptation and Prodigy.
+///
+/// **Stochastic use**: pass minibatch gradients; the smoothness sample then compares gradients of
+/// consecutive minibatches. [`AliasSignSgd::step_same_sample`] takes in addition the previous
+/// point's gradient on the current batch, for a lower-noise sample (2 gradients per step).
+///
+/// # Needs from the problem
+///
+/// Gradients. Option F also needs the loss at the first step.
+///
+/// # Example
+///
+/// ```
+/// use signfree::{AliasConfig, AliasSignSgd, Gradient, Optimizer, Quadratic};
+///
+/// let q = Quadratic::new(vec![1.0, 10.0, 100.0], vec![1.0, -2.0, 3.0])?;
+/// let mut opt = AliasSignSgd::<f64>::new(AliasConfig::default(), &[3])?;
+/// let (mut x, mut g) = (vec![0.0; 3], vec![0.0; 3]);
+/// for _ in 0..2000 {
+///     q.gradient(&x, &mut g)?;
+///     opt.step_flat(&mut x, &g, None)?;
+/// }
+/// for (xi, ci) in x.iter().zip(q.minimizer()) {
+///     assert!((xi - ci).abs() < 1e-2, "{xi} vs {ci}");
+/// }
+/// # Ok::<(), signfree::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`AliasSignSgd::new`]: [`Error::InvalidParameter`] naming the field for a non-positive or
+/// non-finite `d_0`, `L_0`, `ε_0`, `lr` or `γ_max`, a non-finite `f̃`, negative weight decay,
+/// momentum outside `[0, 1)`, or an invalid warm-up. [`Optimizer::step`]:
+/// [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`], [`Error::NonFiniteLoss`];
+/// [`Error::MissingLoss`] for Option F without a loss at its first step; [`Error::InvalidParameter`]
+/// (`f_lower`) if that loss is below `f̃`. Nothing changes when `step` fails.
+///
+/// # References
+///
+/// D. Medyakov, S. Stanko, G. Molodtsov, P. Zmushko, G. Evseev, E. Petrov, A. Beznosikov,
+/// "Sign-SGD is the Golden Gate between Multi-Node to Single-Node Learning: Significant Boost
+/// via Parameter-Free Optimization", arXiv:2506.03725. The start rule, the default `d_0` and the
+/// same-sample mode's details are this crate's definitions (spec sections 2 and 7).
+#[derive(Debug, Clone)]
+pub struct AliasSignSgd<F: Float> {
+    config: AliasConfig,
+    layout: Vec<usize>,
+    state: AliasState<F>,
+    backend: Backend,
+}
+
+impl<F: Float> AliasSignSgd<F> {
+    /// Builds the optimizer for tensors of the given lengths, validating the configuration.
+    pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
+        let positive = |name, v: f64| check_range(OWNER, name, v, v > 0.0, "a finite number > 0");
+        match config.stepsize {
+            AliasStepsize::GapEstimate { d0: Some(d0) } => positive("d0", d0)?,
+            AliasStepsize::GapEstimate { d0: None } => {}
+            AliasStepsize::LowerBound { f_lower } => {
+                check_range(OWNER, "f_lower", f_lower, true, "a finite number")?
+            }
+        }
+        if let Some(l0) = config.initial_smoothness {
+            positive("initial_smoothness", l0)?;
+        }
+        positive("probe", config.probe)?;
+        positive("lr", config.lr)?;
+        if let Some(cap) = config.max_stepsize {
+            positive("max_stepsize", cap)?;
+        }
+        if let Some(w) = &config.warmup {
+            positive("warmup.lr", w.lr)?;
+            w.schedule.validate(OWNER)?;
+        }
+        let wd = config.weight_decay;
+        check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        if let Some(beta) = config.momentum {
+            check_range(
+                OWNER,
+                "momentum",
+                beta,
+                (0.0..1.0).contains(&beta),
+                "a number in [0, 1)",
+            )?;
+        }
+        let buffers = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
+        let state = AliasState {
+            step: 0,
+            smoothness_sum: 0.0,
+            gap_sum: 0.0,
+            gap: 0.0,
+            initial_loss: None,
+            prev_stepsize: 0.0,
+            prev_move: 0.0,
+            prev_grad: buffers(),
+            momentum: if config.momentum.is_some() {
+                buffers()
+            } else {
+                Vec::new()
+            },
+        };
+        Ok(Self {
+            config,
+            layout: layout.to_vec(),
+            state,
+            backend: Backend::detect(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AliasConfig {
+        &self.config
+    }
+
+    /// A step in same-sample mode: `previous_point_grads` is the gradient at the *previous*
+    /// iterate `x_{t−1}` on the *current* minibatch, so the smoothness sample
+    /// `‖g_t − ∇f_{B_t}(x_{t−1})‖_1 / ‖x_t − x_{t−1}‖_∞` sees no minibatch-to-minibatch noise.
+    /// It is ignored at step 0 (there is no previous iterate), but its shape is still checked.
+    pub fn step_same_sample(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        previous_point_grads: &[&[F]],
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        check_shapes(
+            &self.layout,
+            previous_point_grads.len(),
+            previous_point_grads.iter().map(|g| g.len()),
+            "previous-point gradient",
+        )?;
+        check_finite(previous_point_grads, self.state.step)?;
+        self.step_impl(params, grads, Some(previous_point_grads), loss)
+    }
+
+    fn step_impl(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        reference: Option<&[&[F]]>,
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        let t = self.state.step;
+        let st = &self.state;
+        check_shapes(
+            &self.layout,
+            params.len(),
+            params.iter().map(|p| p.len()),
+            "parameter",
+        )?;
+        check_shapes(
+            &self.layout,
+            grads.len(),
+            grads.iter().map(|g| g.len()),
+            "gradient",
+        )?;
+        check_loss(loss, t)?;
+
+        // Pass 1 (t ≥ 1): ‖g_t − g_{t−1}‖_1 and ⟨g_t, u_{t−1}⟩ over all tensors, fused with the
+        // finiteness check. At t = 0 there is nothing to compare, so check alone.
+        let sample = if t == 0 {
+            check_finite(grads, t)?;
+            None
+        } else {
+            let (mut diff_l1, mut dot, mut finite) = (0.0, 0.0, true);
+            for (k, g) in grads.iter().enumerate() {
+                let prev = reference.map_or(st.prev_grad[k].as_slice(), |r| r[k]);
+                let dir = st.momentum.get(k).unwrap_or(&st.prev_grad[k]);
+                let s = scalar::alias_stats(g, prev, dir);
+                diff_l1 += s.diff_l1;
+                dot += s.dot_sign;
+                finite &= s.finite;
+            }
+            if !finite {
+                check_finite(grads, t)?;
+            }
+            Some((diff_l1, dot))
+        };
+
+        // The stepsize, from copies of the scalars; the state is committed only at the end.
+        let alias_start = self.config.warmup.map_or(0, |w| w.steps);
+        let (mut s_sum, mut d_sum, mut d) = (st.smoothness_sum, st.gap_sum, st.gap);
+        let mut f0 = st.initial_loss;
+        let mut last_smoothness = None;
+        let (gamma, phase) = if t < alias_start {
+            let w = self
+                .config
+                .warmup
+                .expect("t < alias_start implies a warm-up");
+            (w.lr * w.schedule.factor(t), AliasPhase::Warmup)
+        } else {
+            if t == alias_start {
+                s_sum = self.config.initial_smoothness.unwrap_or(0.0);
+                d_sum = 0.0;
+                match self.config.stepsize {
+                    AliasStepsize::GapEstimate { d0 } => {
+                        d = d0.unwrap_or(match loss {
+                            Some(l) if l > 0.0 => 1e-6 * l,
+                            _ => 1e-6,
+                        });
+                    }
+                    AliasStepsize::LowerBound { f_lower } => {
+                        let l = loss.ok_or(Error::MissingLoss {
+                            method: OWNER,
+                            step: t,
+                        })?;
+                        if l < f_lower {
+                            return Err(Error::invalid(
+                                OWNER,
+                                "f_lower",
+                                f_lower,
+                                "a lower bound: at most the loss at the first ALIAS step",
+                            ));
+                        }
+                        f0 = Some(l);
+                    }
+                }
+            }
+            if let Some((diff_l1, dot)) = sample {
+                if st.prev_move > 0.0 {
+                    let r = diff_l1 / st.prev_move;
+                    s_sum += r;
+                    last_smoothness = Some(r);
+                }
+                if let AliasStepsize::GapEstimate { .. } = self.config.stepsize {
+                    d_sum += st.prev_stepsize * dot;
+                    d = d.max(d_sum);
+                }
+            }
+            let numerator = match self.config.stepsize {
+                AliasStepsize::GapEstimate { .. } => d,
+                AliasStepsize::LowerBound { f_lower } => {
+                    f0.expect("set at the first ALIAS step") - f_lower
+                }
+            };
+            if s_sum > 0.0 {
+                let mut gamma = self.config.lr * (numerator / s_sum).sqrt();
+                if let Some(cap) = self.config.max_stepsize {
+                    gamma = gamma.min(cap);
+                }
+                (gamma, AliasPhase::Adaptive)
+            } else {
+                let x_inf = params
+                    .iter()
+                    .map(|p| scalar::inf_norm(p))
+                    .fold(0.0, f64::max);
+                (self.config.probe * x_inf.max(1.0), AliasPhase::Probe)
+            }
+        };
+
+        // Pass 2: the update, storing g_t for the next step and measuring ‖x_{t+1} − x_t‖_∞.
+        let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
+        let gamma_f = F::from_f64(gamma);
+        let st = &mut self.state;
+        let mut moved = 0.0_f64;
+        match self.config.momentum {
+            None => {
+                for ((x, g), store) in params.iter_mut().zip(grads).zip(&mut st.prev_grad) {
+                    moved = moved.max(scalar::sign_step_store(x, g, store, gamma_f, decay));
+                }
+            }
+            Some(beta) => {
+                let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
+                for (((x, m), g), store) in params
+                    .iter_mut()
+                    .zip(&mut st.momentum)
+                    .zip(grads)
+                    .zip(&mut st.prev_grad)
+                {
+                    let step =
+                        scalar::momentum_sign_step_store(x, m, g, store, b, omb, gamma_f, decay);
+                    moved = moved.max(step);
+                }
+            }
+        }
+        st.step = t + 1;
+        st.smoothness_sum = s_sum;
+        st.gap_sum = d_sum;
+        st.gap = d;
+        st.initial_loss = f0;
+        st.prev_stepsize = gamma;
+        st.prev_move = moved;
+
+        let option_d = matches!(self.config.stepsize, AliasStepsize::GapEstimate { .. });
+        Ok(StepReport {
+            step: t,
+            stepsize: gamma,
+            backend: self.backend,
+            estimators: Estimators::Alias {
+                phase,
+                smoothness_sum: s_sum,
+                gap_sum: option_d.then_some(d_sum),
+                gap: option_d.then_some(d),
+                last_smoothness,
+            },
+        })
+    }
+}
+
+impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
+    fn step(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        self.step_impl(params, grads, None, loss)
+    }
+
+    fn layout(&self) -> &[usize] {
+        &self.layout
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.state.step
+    }
+
+    fn name(&self) -> &'static str {
+        match (self.config.stepsize, self.config.momentum) {
+            (AliasStepsize::GapEstimate { .. }, None) => "ALIAS (D)",
+            (AliasStepsize::LowerBound { .. }, None) => "ALIAS (F)",
+            (AliasStepsize::GapEstimate { .. }, Some(_)) => "ALIAS-momentum (D)",
+            (AliasStepsize::LowerBound { .. }, Some(_)) => "ALIAS-momentum (F)",
+        }
+    }
+}
+
+impl<F: Float> Stateful for AliasSignSgd<F> {
+    type State = AliasState<F>;
+
+    fn state(&self) -> &AliasState<F> {
+        &self.state
+    }
+
+    fn set_state(&mut self, state: AliasState<F>) -> Result<()> {
+        let fits = |bufs: &Vec<Vec<F>>| {
+            bufs.len() == self.layout.len()
+                && bufs.iter().zip(&self.layout).all(|(b, &n)| b.len() == n)
+        };
+        if !fits(&state.prev_grad) {
+            return Err(Error::IncompatibleState {
+                reason: "previous-gradient buffers do not match the layout",
+            });
+        }
+        if self.config.momentum.is_some() != !state.momentum.is_empty()
+            || (!state.momentum.is_empty() && !fits(&state.momentum))
+        {
+            return Err(Error::IncompatibleState {
+                reason: "momentum buffers do not match the layout and momentum setting",
+            });
+        }
+        self.state = state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    fn quadratic_grad(h: &[f64], x: &[f64]) -> Vec<f64> {
+        h.iter().zip(x).map(|(h, x)| h * x).collect()
+    }
+
+    fn alias_fields(r: &StepReport) -> (AliasPhase, f64, Option<f64>, Option<f64>, Option<f64>) {
+        match r.estimators {
+            Estimators::Alias {
+                phase,
+                smoothness_sum,
+                gap_sum,
+                gap,
+                last_smoothness,
+            } => (phase, smoothness_sum, gap_sum, gap, last_smoothness),
+            ref other => panic!("not an ALIAS report: {other:?}"),
+        }
+    }
+
+    /// Option F, L_0 = 8, f̃ = 0 on f(x) = ½(x₁² + 2x₂²) from x_0 = (1, −1), f(x_0) = 1.5.
+    /// Step 0: S = 8, γ_0 = sqrt(1.5/8); g_0 = (1, −2) → x_1 = (1 − γ_0, −1 + γ_0).
+    /// Step 1: g_1 = (1 − γ_0, −2 + 2γ_0); ‖g_1 − g_0‖_1 = 3γ_0; ‖x_1 − x_0‖_∞ = γ_0 → r_0 = 3,
+    ///         S = 11, γ_1 = sqrt(1.5/11).
+    #[test]
+    fn option_f_with_l0_two_steps_by_hand() {
+        let h = [1.0, 2.0];
+        let cfg = AliasConfig {
+            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+            initial_smoothness: Some(8.0),
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
+        let mut x = vec![1.0, -1.0];
+        let r0 = o
+            .step_flat(&mut x, &quadratic_grad(&h, &[1.0, -1.0]), Some(1.5))
+            .unwrap();
+        let g0 = (1.5f64 / 8.0).sqrt();
+        assert_eq!(r0.stepsize, g0);
+        assert_eq!(
+            alias_fields(&r0),
+            (AliasPhase::Adaptive, 8.0, None, None, None)
+        );
+        assert_eq!(x, [1.0 - g0, -1.0 + g0]);
+        let r1 = o
+            .step_flat(&mut x.clone(), &quadratic_grad(&h, &x), None)
+            .unwrap();
+        let (phase, s, _, _, r) = alias_fields(&r1);
+        assert_eq!(phase, AliasPhase::Adaptive);
+        assert_relative_eq!(r.unwrap(), 3.0, max_relative = 1e-14);
+        assert_relative_eq!(s, 11.0, max_relative = 1e-14);
+        assert_relative_eq!(r1.stepsize, (1.5f64 / 11.0).sqrt(), max_relative = 1e-14);
+    }
+
+    /// Option D, d_0 = 0.5, no L_0, same quadratic from x_0 = (2, −1).
+    /// Step 0: probe γ_0 = 1e-6·max(1, ‖x_0‖_∞) = 2e-6; g_0 = (2, −2).
+    /// Step 1: g_1 = (2 − γ_0, −2 + 2γ_0): r_0 = 3γ_0/γ_0 = 3 = S;
+    ///         d̃ = γ_0⟨g_1, (1, −1)⟩ = γ_0(4 − 3γ_0); d = max(0.5, d̃) = 0.5; γ_1 = sqrt(0.5/3).
+    /// Step 2: d̃ grows by γ_1⟨g_2, sign g_1⟩ with g_2 = h·x_2.
+    #[test]
+    fn option_d_probe_start_by_hand() {
+        let h = [1.0, 2.0];
+        let cfg = AliasConfig {
+            stepsize: AliasStepsize::GapEstimate { d0: Some(0.5) },
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
+        let mut x = vec![2.0, -1.0];
+        let r0 = o
+            .step_flat(&mut x, &quadratic_grad(&h, &[2.0, -1.0]), None)
+            .unwrap();
+        assert_eq!(r0.stepsize, 2e-6);
+        assert_eq!(
+            alias_fields(&r0),
+            (AliasPhase::Probe, 0.0, Some(0.0), Some(0.5), None)
+        );
+        let g1 = quadratic_grad(&h, &x);
+        let r1 = o.step_flat(&mut x, &g1, None).unwrap();
+        let (phase, s, d_sum, d, r) = alias_fields(&r1);
+        assert_eq!(phase, AliasPhase::Adaptive);
+        // x_1 − x_0 is measured in floating point: relative error ~1e-10 at this scale.
+        assert_relative_eq!(r.unwrap(), 3.0, max_relative = 1e-9);
+        assert_relative_eq!(s, 3.0, max_relative = 1e-9);
+        assert_relative_eq!(d_sum.unwrap(), 2e-6 * (4.0 - 6e-6), max_relative = 1e-12);
+        assert_eq!(d, Some(0.5));
+        let gamma1 = (0.5f64 / 3.0).sqrt();
+        assert_relative_eq!(r1.stepsize, gamma1, max_relative = 1e-9);
+        // Step 2: the gap sum grows by γ_1⟨g_2, sign(g_1)⟩ = γ_1 (|g_{2,1}| + |g_{2,2}|) here,
+        // since x_2 = x_1 − γ_1 (1, −1) keeps both coordinates' signs.
+        let g2 = quadratic_grad(&h, &x);
+        assert!(g2[0] > 0.0 && g2[1] < 0.0);
+        let r2 = o.step_flat(&mut x, &g2, None).unwrap();
+        let (_, _, d_sum2, _, _) = alias_fields(&r2);
+        assert_relative_eq!(
+            d_sum2.unwrap() - d_sum.unwrap(),
+            r1.stepsize * (g2[0] - g2[1]),
+            max_relative = 1e-12
+        );
+    }
+
+    #[test]
+    fn option_d_default_d0_scales_with_the_first_loss() {
+        let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[1]).unwrap();
+        let r = o.step_flat(&mut [0.0], &[1.0], Some(3.0)).unwrap();
+        assert_eq!(alias_fields(&r).3, Some(3e-6));
+        let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[1]).unwrap();
+        let r = o.step_flat(&mut [0.0], &[1.0], None).unwrap();
+        assert_eq!(alias_fields(&r).3, Some(1e-6));
+    }
+
+    #[test]
+    fn cap_and_lr_multiplier() {
+        let cfg = AliasConfig {
+            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+            initial_smoothness: Some(1.0),
+            max_stepsize: Some(0.1),
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg.clone(), &[1]).unwrap();
+        assert_eq!(
+            o.step_flat(&mut [0.0], &[1.0], Some(4.0)).unwrap().stepsize,
+            0.1
+        );
+        let cfg = AliasConfig {
+            max_stepsize: None,
+            lr: 0.25,
+            ..cfg
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[1]).unwrap();
+        assert_eq!(
+            o.step_flat(&mut [0.0], &[1.0], Some(4.0)).unwrap().stepsize,
+            0.5
+        );
+    }
+
+    /// Warm-up steps are plain Sign-SGD; at step w the sums start (with the sample from the
+    /// last warm-up step) and the formula takes over.
+    #[test]
+    fn warmup_then_alias() {
+        let cfg = AliasConfig {
+            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+            warmup: Some(Warmup {
+                steps: 2,
+                lr: 0.1,
+                schedule: Schedule::Constant,
+            }),
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[1]).unwrap();
+        let mut x = [1.0];
+        for t in 0..2 {
+            let g = [x[0]];
+            let r = o.step_flat(&mut x, &g, None).unwrap();
+            assert_eq!(
+                (r.step, r.stepsize, alias_fields(&r).0),
+                (t, 0.1, AliasPhase::Warmup)
+            );
+        }
+        // x_2 = 0.8, g_2 = 0.8, g_1 = 0.9, Δx = 0.1 → r = 1 = S; γ = sqrt(f(x_2)/1).
+        let g = [x[0]];
+        let err = o.step_flat(&mut x, &g, None).unwrap_err();
+        assert!(matches!(err, Error::MissingLoss { step: 2, .. }));
+        let r = o.step_flat(&mut x, &g, Some(0.32)).unwrap();
+        assert_relative_eq!(alias_fields(&r).1, 1.0, max_relative = 1e-12);
+        assert_relative_eq!(r.stepsize, 0.32f64.sqrt(), max_relative = 1e-12);
+    }
+
+    /// With weight decay the measured ‖x_t − x_{t−1}‖_∞ includes the decay's share.
+    #[test]
+    fn weight_decay_move_is_measured() {
+        let cfg = AliasConfig {
+            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+            initial_smoothness: Some(1.0),
+            weight_decay: 0.5,
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
+        let mut x = [4.0, 0.0];
+        // γ_0 = sqrt(1/1) = 1: x ← x·(1 − 0.5) − sign(g) = (2 − 1, 0 − 0) with g = (1, 0).
+        o.step_flat(&mut x, &[1.0, 0.0], Some(1.0)).unwrap();
+        assert_eq!(x, [1.0, 0.0]);
+        assert_eq!(o.state().prev_move, 3.0);
+    }
+
+    #[test]
+    fn invalid_configs_name_the_parameter() {
+        let d = AliasConfig::default();
+        let cases = [
+            (
+                AliasConfig {
+                    stepsize: AliasStepsize::GapEstimate { d0: Some(0.0) },
+                    ..d.clone()
+                },
+                "d0",
+            ),
+            (
+                AliasConfig {
+                    stepsize: AliasStepsize::LowerBound { f_lower: f64::NAN },
+                    ..d.clone()
+                },
+                "f_lower",
+            ),
+            (
+                AliasConfig {
+                    initial_smoothness: Some(-1.0),
+                    ..d.clone()
+                },
+                "initial_smoothness",
+            ),
+            (
+                AliasConfig {
+                    probe: 0.0,
+                    ..d.clone()
+                },
+                "probe",
+            ),
+            (
+                AliasConfig {
+                    lr: f64::INFINITY,
+                    ..d.clone()
+                },
+                "lr",
+            ),
+            (
+                AliasConfig {
+                    max_stepsize: Some(0.0),
+                    ..d.clone()
+                },
+                "max_stepsize",
+            ),
+            (
+                AliasConfig {
+                    weight_decay: -0.1,
+                    ..d.clone()
+                },
+                "weight_decay",
+            ),
+            (
+                AliasConfig {
+                    momentum: Some(-0.5),
+                    ..d.clone()
+                },
+                "momentum",
+            ),
+            (
+                AliasConfig {
+                    warmup: Some(Warmup {
+                        steps: 3,
+                        lr: 0.0,
+                        schedule: Schedule::Constant,
+                    }),
+                    ..d.clone()
+                },
+                "warmup.lr",
+            ),
+        ];
+        for (cfg, name) in cases {
+            match AliasSignSgd::<f32>::new(cfg, &[1]) {
+                Err(Error::InvalidParameter {
+                    owner: OWNER,
+                    parameter,
+                    ..
+                }) => assert_eq!(parameter, name),
+                other => panic!("expected InvalidParameter({name}), got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn lower_bound_above_the_loss_is_rejected_without_change() {
+        let cfg = AliasConfig {
+            stepsize: AliasStepsize::LowerBound { f_lower: 1.0 },
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[1]).unwrap();
+        let mut x = [3.0];
+        let err = o.step_flat(&mut x, &[1.0], Some(0.5)).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidParameter {
+                parameter: "f_lower",
+                ..
+            }
+        ));
+        assert_eq!((x, o.steps_taken()), ([3.0], 0));
+    }
+}
