@@ -40,13 +40,23 @@ fn steps_do_not_allocate() {
     let mut optimizers: Vec<Box<dyn Optimizer<f32>>> = vec![
         Box::new(SignSgd::new(SignSgdConfig::default(), &[1000, 10]).unwrap()),
         Box::new(
-            SignSgd::new(SignSgdConfig { momentum: Some(0.9), ..Default::default() }, &[1000, 10])
-                .unwrap(),
+            SignSgd::new(
+                SignSgdConfig {
+                    momentum: Some(0.9),
+                    ..Default::default()
+                },
+                &[1000, 10],
+            )
+            .unwrap(),
         ),
         Box::new(AliasSignSgd::new(AliasConfig::default(), &[1000, 10]).unwrap()),
         Box::new(
             AliasSignSgd::new(
-                AliasConfig { momentum: Some(0.9), weight_decay: 0.1, ..Default::default() },
+                AliasConfig {
+                    momentum: Some(0.9),
+                    weight_decay: 0.1,
+                    ..Default::default()
+                },
                 &[1000, 10],
             )
             .unwrap(),
@@ -55,7 +65,8 @@ fn steps_do_not_allocate() {
     for opt in &mut optimizers {
         let n = allocations_during(|| {
             for _ in 0..5 {
-                opt.step(&mut [&mut a, &mut b], &[&ga, &gb], Some(1.0)).unwrap();
+                opt.step(&mut [&mut a, &mut b], &[&ga, &gb], Some(1.0))
+                    .unwrap();
             }
         });
         assert_eq!(n, 0, "{} allocated {n} times in 5 steps", opt.name());

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::kernels::{Backend, scalar};
+use crate::kernels::{Backend, Kernels};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
 };
@@ -97,7 +97,7 @@ pub struct SignSgd<F: Float> {
     config: SignSgdConfig,
     layout: Vec<usize>,
     state: SignSgdState<F>,
-    backend: Backend,
+    kernels: Kernels,
 }
 
 impl<F: Float> SignSgd<F> {
@@ -137,13 +137,20 @@ impl<F: Float> SignSgd<F> {
             config,
             layout: layout.to_vec(),
             state: SignSgdState { step: 0, momentum },
-            backend: Backend::detect(),
+            kernels: Kernels::detect(),
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &SignSgdConfig {
         &self.config
+    }
+
+    /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
+    /// machines). Errors if this CPU cannot run it.
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self> {
+        self.kernels = Kernels::new(backend)?;
+        Ok(self)
     }
 }
 
@@ -163,13 +170,14 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         match self.config.momentum {
             None => {
                 for (x, g) in params.iter_mut().zip(grads) {
-                    scalar::sign_step(x, g, gamma_f, decay);
+                    self.kernels.sign_step(x, g, gamma_f, decay);
                 }
             }
             Some(beta) => {
                 let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
                 for ((x, m), g) in params.iter_mut().zip(&mut self.state.momentum).zip(grads) {
-                    scalar::momentum_sign_step(x, m, g, b, omb, gamma_f, decay);
+                    self.kernels
+                        .momentum_sign_step(x, m, g, b, omb, gamma_f, decay);
                 }
             }
         }
@@ -177,7 +185,7 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         Ok(StepReport {
             step: t,
             stepsize: gamma,
-            backend: self.backend,
+            backend: self.kernels.backend(),
             estimators: Estimators::Scheduled {
                 schedule_factor: factor,
             },
