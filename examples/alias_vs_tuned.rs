@@ -1,5 +1,6 @@
 //! Untuned ALIAS (Options D and F, default settings) against Sign-SGD with the best constant
-//! stepsize from the grid `γ = 2^{-k}`, k = 0..15, picked after the fact.
+//! stepsize from the grid `γ = 2^{-k}`, k = 0..15, picked after the fact (16 runs of T
+//! gradients), and SOS (its gradient evaluations are printed).
 //!
 //! Logistic regression with `μ = 1e-4`, `x_0 = 0`, full gradients, `T` steps (default 1000) on
 //! the four bundled paper data sets. Prints `f(x_T) − f*` per method and the ratio
@@ -9,7 +10,7 @@
 
 use signfree::{
     AliasConfig, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient, LogisticRegression,
-    Optimizer, Problem, SignSgd, SignSgdConfig,
+    Optimizer, Problem, SignSgd, SignSgdConfig, SosConfig, SosSignSgd,
 };
 
 fn final_gap(
@@ -32,8 +33,18 @@ fn main() -> signfree::Result<()> {
         .nth(1)
         .map_or(1000, |s| s.parse().expect("T"));
     println!(
-        "{:<10} {:>11} {:>11} {:>11} {:>9} {:>9} {:>9}",
-        "dataset", "ALIAS D", "ALIAS F", "best grid", "best γ", "D/best", "F/best"
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7} {:>9} {:>7}",
+        "dataset",
+        "ALIAS D",
+        "ALIAS F",
+        "SOS",
+        "best grid",
+        "best γ",
+        "D/best",
+        "F/best",
+        "SOS/best",
+        "SOS γ",
+        "SOS ∇s"
     );
     for set in Bundled::PAPER {
         let p = LogisticRegression::new(set.load()?, 1e-4)?;
@@ -47,6 +58,12 @@ fn main() -> signfree::Result<()> {
         };
         let mut alias_f = AliasSignSgd::<f64>::new(cfg_f, &[d])?;
         let gap_f = final_gap(&p, &mut alias_f, steps, f_star)?;
+        let sos = SosSignSgd::new(SosConfig {
+            horizon: steps,
+            ..Default::default()
+        })?
+        .search(&p, &vec![0.0; d])?;
+        let gap_sos = p.cost(&sos.x)? - f_star;
         let mut best = (f64::INFINITY, 0.0);
         for k in 0..=15 {
             let lr = 2f64.powi(-k);
@@ -63,14 +80,18 @@ fn main() -> signfree::Result<()> {
             }
         }
         println!(
-            "{:<10} {:>11.3e} {:>11.3e} {:>11.3e} {:>9} {:>9.2} {:>9.2}",
+            "{:<10} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>9.2e} {:>7}",
             set.file_name(),
             gap_d,
             gap_f,
+            gap_sos,
             best.0,
             format!("2^-{}", -best.1.log2() as i32),
             gap_d / best.0,
-            gap_f / best.0
+            gap_f / best.0,
+            gap_sos / best.0,
+            sos.stepsize,
+            sos.gradient_evals,
         );
     }
     Ok(())

@@ -85,6 +85,15 @@ pub enum Error {
         residual: f64,
     },
 
+    /// A search used up its evaluation budget before finishing.
+    #[error("{what} used its budget of {budget} probes without finishing")]
+    BudgetExhausted {
+        /// The search.
+        what: &'static str,
+        /// The budget that was exhausted.
+        budget: usize,
+    },
+
     /// A data file is malformed.
     #[error("{}:{line}:{column}: {kind}", file.display())]
     Parse {

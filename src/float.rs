@@ -42,10 +42,36 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// The slice as its concrete type, so generic kernels reach the `f32`/`f64` SIMD code.
+    #[doc(hidden)]
+    fn dispatch_view(v: &[Self]) -> Slice<'_>;
+    /// The mutable slice as its concrete type (see [`Float::dispatch_view`]).
+    #[doc(hidden)]
+    fn dispatch_view_mut(v: &mut [Self]) -> SliceMut<'_>;
+}
+
+/// A borrowed slice of one of the two element types (an implementation detail of the kernels).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Slice<'a> {
+    /// `f32` elements.
+    F32(&'a [f32]),
+    /// `f64` elements.
+    F64(&'a [f64]),
+}
+
+/// A mutably borrowed slice of one of the two element types (see [`Slice`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum SliceMut<'a> {
+    /// `f32` elements.
+    F32(&'a mut [f32]),
+    /// `f64` elements.
+    F64(&'a mut [f64]),
 }
 
 macro_rules! impl_float {
-    ($t:ty) => {
+    ($t:ty, $variant:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -66,9 +92,17 @@ macro_rules! impl_float {
             fn abs(self) -> Self {
                 <$t>::abs(self)
             }
+            #[inline(always)]
+            fn dispatch_view(v: &[Self]) -> Slice<'_> {
+                Slice::$variant(v)
+            }
+            #[inline(always)]
+            fn dispatch_view_mut(v: &mut [Self]) -> SliceMut<'_> {
+                SliceMut::$variant(v)
+            }
         }
     };
 }
 
-impl_float!(f32);
-impl_float!(f64);
+impl_float!(f32, F32);
+impl_float!(f64, F64);

@@ -20,6 +20,7 @@ pub use float::Float;
 pub use kernels::Backend;
 pub use optim::alias::{AliasConfig, AliasSignSgd, AliasState, AliasStepsize, Warmup};
 pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
+pub use optim::sos::{Probe, ProgressEstimator, SosConfig, SosOutcome, SosSignSgd};
 pub use optimizer::{AliasPhase, Estimators, Optimizer, Stateful, StepReport};
 pub use problem::{Cost, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
 pub use problems::libsvm::{CsrMatrix, Dataset, Features, LibsvmOptions, Storage};

@@ -171,6 +171,221 @@ pub fn momentum_sign_step_store<F: Float>(
     moved
 }
 
+/// `⟨g, sign⟩` against a packed sign vector, with `‖g‖_1` and finiteness, all from one pass
+/// (see [`dot_sign_packed_2bit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignDot {
+    /// `⟨g, s⟩` where `s ∈ {−1, 0, +1}^n` is the unpacked sign vector.
+    pub dot_sign: f64,
+    /// `‖g‖_1`.
+    pub l1: f64,
+    /// `false` if any element of `g` is NaN or infinite.
+    pub finite: bool,
+}
+
+/// How many `u64` words hold one bit for each of `n` coordinates: `⌈n / 64⌉`.
+///
+/// Coordinate `i` lives in bit `i % 64` (least significant first) of word `i / 64`; the bits of
+/// the last word past `n` are zero in everything the pack kernels write and ignored on input.
+pub const fn packed_words(n: usize) -> usize {
+    n.div_ceil(64)
+}
+
+#[inline(always)]
+fn bit(words: &[u64], i: usize) -> bool {
+    words[i / 64] >> (i % 64) & 1 == 1
+}
+
+/// The 2-bit sign code of coordinate `i`, as `+1`, `−1` or `0` (`pos` and `neg` both set reads
+/// as `0`: the code is `pos − neg`).
+#[inline(always)]
+fn sign_code(pos: &[u64], neg: &[u64], i: usize) -> i32 {
+    i32::from(bit(pos, i)) - i32::from(bit(neg, i))
+}
+
+#[inline(always)]
+fn from_code<F: Float>(c: i32) -> F {
+    match c {
+        1 => F::ONE,
+        -1 => -F::ONE,
+        _ => F::ZERO,
+    }
+}
+
+/// Packs `g > 0` into one bit per coordinate.
+///
+/// **1-bit convention:** the bit is 1 iff `g[i] > 0`; zero (either sign), negative values and NaN
+/// all give 0, so `sign = 0` does not survive. Use [`pack_signs_2bit`] when it must.
+///
+/// # Panics
+/// If `out.len() != packed_words(g.len())`.
+pub fn pack_signs_1bit<F: Float>(g: &[F], out: &mut [u64]) {
+    assert_eq!(
+        out.len(),
+        packed_words(g.len()),
+        "pack_signs_1bit: length mismatch"
+    );
+    for (w, chunk) in out.iter_mut().zip(g.chunks(64)) {
+        *w = chunk
+            .iter()
+            .enumerate()
+            .fold(0, |acc, (j, &v)| acc | (u64::from(v > F::ZERO) << j));
+    }
+}
+
+/// Unpacks 1-bit signs to `±1`: bit 1 → `+1`, bit 0 → `−1` (the 1-bit code has no zero).
+///
+/// # Panics
+/// If `bits.len() != packed_words(out.len())`.
+pub fn unpack_signs_1bit<F: Float>(bits: &[u64], out: &mut [F]) {
+    assert_eq!(
+        bits.len(),
+        packed_words(out.len()),
+        "unpack_signs_1bit: length mismatch"
+    );
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = if bit(bits, i) { F::ONE } else { -F::ONE };
+    }
+}
+
+/// Packs `sign(g)` into two bit planes that keep `0` distinct: `pos` has bit `i` set iff
+/// `g[i] > 0`, `neg` iff `g[i] < 0`; `±0` and NaN set neither (`sign(NaN) = 0`).
+///
+/// # Panics
+/// If `pos` or `neg` is not `packed_words(g.len())` long.
+pub fn pack_signs_2bit<F: Float>(g: &[F], pos: &mut [u64], neg: &mut [u64]) {
+    let words = packed_words(g.len());
+    assert!(
+        pos.len() == words && neg.len() == words,
+        "pack_signs_2bit: length mismatch"
+    );
+    for ((p, n), chunk) in pos.iter_mut().zip(neg.iter_mut()).zip(g.chunks(64)) {
+        let (mut pw, mut nw) = (0_u64, 0_u64);
+        for (j, &v) in chunk.iter().enumerate() {
+            pw |= u64::from(v > F::ZERO) << j;
+            nw |= u64::from(v < F::ZERO) << j;
+        }
+        (*p, *n) = (pw, nw);
+    }
+}
+
+/// Unpacks 2-bit signs to `+1`, `−1` or `0` (the value is `pos_bit − neg_bit`).
+///
+/// # Panics
+/// If `pos` or `neg` is not `packed_words(out.len())` long.
+pub fn unpack_signs_2bit<F: Float>(pos: &[u64], neg: &[u64], out: &mut [F]) {
+    let words = packed_words(out.len());
+    assert!(
+        pos.len() == words && neg.len() == words,
+        "unpack_signs_2bit: length mismatch"
+    );
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = from_code(sign_code(pos, neg, i));
+    }
+}
+
+/// One pass computing `⟨g, s⟩`, `‖g‖_1` and whether `g` is finite, where `s` is the 2-bit packed
+/// sign vector (`pos_bit − neg_bit`): the statistics of the sign-only-memory ALIAS step
+/// (spec section 5), which keeps `sign(g_{t−1})` as bits instead of `g_{t−1}`.
+///
+/// Each term is `g[i]·s[i]` evaluated in `f64` (so `±∞·0` gives NaN, as in [`alias_stats`]).
+///
+/// # Panics
+/// If `pos` or `neg` is not `packed_words(g.len())` long.
+pub fn dot_sign_packed_2bit<F: Float>(g: &[F], pos: &[u64], neg: &[u64]) -> SignDot {
+    let words = packed_words(g.len());
+    assert!(
+        pos.len() == words && neg.len() == words,
+        "dot_sign_packed_2bit: length mismatch"
+    );
+    let (mut dot_sign, mut l1, mut finite) = (0.0_f64, 0.0_f64, true);
+    for (i, &gi) in g.iter().enumerate() {
+        finite &= gi.is_finite();
+        dot_sign += gi.to_f64() * f64::from(sign_code(pos, neg, i));
+        l1 += gi.to_f64().abs();
+    }
+    SignDot {
+        dot_sign,
+        l1,
+        finite,
+    }
+}
+
+/// Majority vote, step 1: `counts[i] += sign(g[i])` (one worker's vote from its gradient).
+///
+/// Counts wrap on `i32` overflow, which needs more than `2^31 − 1` votes.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn accumulate_signs<F: Float>(g: &[F], counts: &mut [i32]) {
+    assert_eq!(g.len(), counts.len(), "accumulate_signs: length mismatch");
+    for (c, &v) in counts.iter_mut().zip(g) {
+        *c = c.wrapping_add(i32::from(v > F::ZERO) - i32::from(v < F::ZERO));
+    }
+}
+
+/// Majority vote, step 1 from packed 2-bit signs: `counts[i] += pos_bit − neg_bit`.
+///
+/// # Panics
+/// If `pos` or `neg` is not `packed_words(counts.len())` long.
+pub fn accumulate_signs_2bit(pos: &[u64], neg: &[u64], counts: &mut [i32]) {
+    let words = packed_words(counts.len());
+    assert!(
+        pos.len() == words && neg.len() == words,
+        "accumulate_signs_2bit: length mismatch"
+    );
+    for (i, c) in counts.iter_mut().enumerate() {
+        *c = c.wrapping_add(sign_code(pos, neg, i));
+    }
+}
+
+/// Majority vote, step 1 from packed 1-bit signs: `counts[i] += 2·bit − 1` (`±1`, the 1-bit
+/// convention of [`unpack_signs_1bit`]).
+///
+/// # Panics
+/// If `bits.len() != packed_words(counts.len())`.
+pub fn accumulate_signs_1bit(bits: &[u64], counts: &mut [i32]) {
+    assert_eq!(
+        bits.len(),
+        packed_words(counts.len()),
+        "accumulate_signs_1bit: length mismatch"
+    );
+    for (i, c) in counts.iter_mut().enumerate() {
+        *c = c.wrapping_add(if bit(bits, i) { 1 } else { -1 });
+    }
+}
+
+/// Majority vote, step 2: `out[i] = sign(counts[i])` as `+1`, `−1` or `0` (**a tie gives 0**).
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn vote_from_counts<F: Float>(counts: &[i32], out: &mut [F]) {
+    assert_eq!(counts.len(), out.len(), "vote_from_counts: length mismatch");
+    for (o, &c) in out.iter_mut().zip(counts) {
+        *o = from_code(c.signum());
+    }
+}
+
+/// Majority vote, step 2, packed: the 2-bit code of `sign(counts[i])` (a tie sets neither bit).
+///
+/// # Panics
+/// If `pos` or `neg` is not `packed_words(counts.len())` long.
+pub fn vote_from_counts_2bit(counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
+    let words = packed_words(counts.len());
+    assert!(
+        pos.len() == words && neg.len() == words,
+        "vote_from_counts_2bit: length mismatch"
+    );
+    for ((p, n), chunk) in pos.iter_mut().zip(neg.iter_mut()).zip(counts.chunks(64)) {
+        let (mut pw, mut nw) = (0_u64, 0_u64);
+        for (j, &c) in chunk.iter().enumerate() {
+            pw |= u64::from(c > 0) << j;
+            nw |= u64::from(c < 0) << j;
+        }
+        (*p, *n) = (pw, nw);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +466,40 @@ mod tests {
             Some(1)
         );
         assert_eq!(first_non_finite(&[1.0_f32]), None);
+    }
+
+    #[test]
+    fn packing_and_votes_by_hand() {
+        let g = [1.0_f32, -0.0, -2.0, 0.0, f32::NAN, 3.0];
+        let mut one = [0_u64];
+        pack_signs_1bit(&g, &mut one);
+        assert_eq!(one, [0b100001]);
+        let (mut pos, mut neg) = ([0_u64], [0_u64]);
+        pack_signs_2bit(&g, &mut pos, &mut neg);
+        assert_eq!((pos, neg), ([0b100001], [0b000100]));
+        let mut back = [9.0_f32; 6];
+        unpack_signs_2bit(&pos, &neg, &mut back);
+        assert_eq!(back, [1.0, 0.0, -1.0, 0.0, 0.0, 1.0]);
+        unpack_signs_1bit(&one, &mut back);
+        assert_eq!(back, [1.0, -1.0, -1.0, -1.0, -1.0, 1.0]);
+        let d = dot_sign_packed_2bit(&[2.0_f64, 5.0, 1.0, 7.0, 0.0, -1.0], &pos, &neg);
+        // 2·1 + 5·0 + 1·(−1) + 7·0 + 0·0 + (−1)·1 = 0; ‖g‖_1 = 16.
+        assert_eq!((d.dot_sign, d.l1, d.finite), (0.0, 16.0, true));
+
+        // Three voters on four coordinates: a 2–1 win each way, a 1–1 tie, all zero.
+        let mut counts = [0_i32; 4];
+        accumulate_signs(&[1.0_f32, -1.0, 1.0, 0.0], &mut counts);
+        accumulate_signs(&[1.0_f32, -1.0, -1.0, 0.0], &mut counts);
+        accumulate_signs(&[-1.0_f32, 1.0, 0.0, -0.0], &mut counts);
+        assert_eq!(counts, [1, -1, 0, 0]);
+        let mut v = [9.0_f64; 4];
+        vote_from_counts(&counts, &mut v);
+        assert_eq!(v, [1.0, -1.0, 0.0, 0.0]);
+        vote_from_counts_2bit(&counts, &mut pos, &mut neg);
+        assert_eq!((pos, neg), ([0b0001], [0b0010]));
+        accumulate_signs_2bit(&pos, &neg, &mut counts);
+        assert_eq!(counts, [2, -2, 0, 0]);
+        accumulate_signs_1bit(&[0b0101], &mut counts);
+        assert_eq!(counts, [3, -3, 1, -1]);
     }
 }

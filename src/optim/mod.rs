@@ -2,3 +2,4 @@
 
 pub mod alias;
 pub mod sign_sgd;
+pub mod sos;
