@@ -9,8 +9,8 @@
 //! Run: `cargo run --release --example alias_vs_tuned [-- T]`
 
 use signfree::{
-    AliasConfig, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient, LogisticRegression,
-    Optimizer, Problem, SignSgd, SignSgdConfig, SosConfig, SosSignSgd,
+    AliasConfig, AliasSignSgd, Bundled, Cost, Gradient, LogisticRegression, Optimizer, Problem,
+    SignSgd, SignSgdConfig, SosConfig, SosSignSgd,
 };
 
 fn final_gap(
@@ -52,10 +52,7 @@ fn main() -> signfree::Result<()> {
         let d = p.dim();
         let mut alias_d = AliasSignSgd::<f64>::new(AliasConfig::default(), &[d])?;
         let gap_d = final_gap(&p, &mut alias_d, steps, f_star)?;
-        let cfg_f = AliasConfig {
-            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
-            ..Default::default()
-        };
+        let cfg_f = AliasConfig::option_f(0.0);
         let mut alias_f = AliasSignSgd::<f64>::new(cfg_f, &[d])?;
         let gap_f = final_gap(&p, &mut alias_f, steps, f_star)?;
         let sos = SosSignSgd::new(SosConfig {

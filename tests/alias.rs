@@ -4,15 +4,12 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use signfree::{
-    AliasConfig, AliasSignSgd, AliasStepsize, Bundled, Cost, Error, Estimators, Gradient,
+    AliasConfig, AliasRule, AliasSignSgd, Bundled, Cost, Error, Estimators, Gradient,
     LogisticRegression, Optimizer, Problem, Stateful, StochasticGradient,
 };
 
 fn option_f() -> AliasConfig {
-    AliasConfig {
-        stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
-        ..Default::default()
-    }
+    AliasConfig::option_f(0.0)
 }
 
 /// 200 steps of Option F (`L_0 = 1`, `f̃ = 0`) on mushrooms (`μ = 0`, `w_0 = 0`, f64) against
@@ -27,9 +24,13 @@ fn mushrooms_option_f_trajectory_matches_numpy() {
         .collect();
     assert_eq!(rows.len(), 200);
     let p = LogisticRegression::new(Bundled::Mushrooms.load().unwrap(), 0.0).unwrap();
-    let cfg = AliasConfig {
+    let rule = AliasRule {
         initial_smoothness: Some(1.0),
-        ..option_f()
+        ..AliasRule::option_f(0.0)
+    };
+    let cfg = AliasConfig {
+        rule,
+        ..Default::default()
     };
     let mut opt = AliasSignSgd::<f64>::new(cfg, &[p.dim()]).unwrap();
     let (mut x, mut g) = (vec![0.0; p.dim()], vec![0.0; p.dim()]);
@@ -79,12 +80,12 @@ fn converges_on_every_bundled_logistic_problem() {
             assert!(
                 f - f_star < f_mid - f_star,
                 "{set:?} {:?}: no progress from 100 to 1000",
-                cfg.stepsize
+                cfg.rule.stepsize
             );
             assert!(
                 f - f_star <= 2e-2 * gap0,
                 "{set:?} {:?}: gap {} vs start {gap0}",
-                cfg.stepsize,
+                cfg.rule.stepsize,
                 f - f_star
             );
         }
@@ -214,7 +215,10 @@ fn stochastic_and_same_sample_modes_make_progress() {
     let d = p.dim();
     let gap0 = p.cost(&vec![0.0; d]).unwrap() - f_star;
     let consecutive = AliasConfig {
-        initial_smoothness: Some(1.0),
+        rule: AliasRule {
+            initial_smoothness: Some(1.0),
+            ..Default::default()
+        },
         ..Default::default()
     };
     for (same_sample, cfg) in [(false, consecutive), (true, AliasConfig::default())] {

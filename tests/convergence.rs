@@ -5,8 +5,9 @@
 //! the problem's listed base stepsize (they need one); the ALIAS variants get none.
 
 use signfree::{
-    AliasConfig, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient, LogisticRegression,
-    Optimizer, Problem, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
+    AliasConfig, AliasRule, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient,
+    LogisticRegression, Optimizer, Problem, Quadratic, Rosenbrock, Schedule, SignSgd,
+    SignSgdConfig,
 };
 
 /// Writes the gradient at `x` into `g` and returns `f(x)`.
@@ -94,7 +95,10 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
         Box::new(
             AliasSignSgd::new(
                 AliasConfig {
-                    stepsize: option_f,
+                    rule: AliasRule {
+                        stepsize: option_f,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 &[d],

@@ -1,4 +1,8 @@
 //! ALIAS Sign-SGD: Sign-SGD whose stepsize comes from running estimates of smoothness and gap.
+//!
+//! [`AliasRule`] is the stepsize rule itself (scalars only); every ALIAS variant in the crate
+//! ([`AliasSignSgd`] here, [`crate::AliasAdam`]) feeds it the same two samples and applies its
+//! own direction.
 
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -9,12 +13,10 @@ use crate::optimizer::{
 };
 use crate::schedule::Schedule;
 
-const OWNER: &str = "AliasSignSgd";
-
 /// The numerator of ALIAS's stepsize `γ_t = sqrt(numerator / S)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AliasStepsize {
-    /// **Option D**: the gap estimate `d = max(d_0, d̃)`, `d̃ = Σ γ_{t−1}⟨g_t, sign(g_{t−1})⟩`;
+    /// **Option D**: the gap estimate `d = max(d_0, d̃)`, `d̃ = Σ γ_{t−1}⟨g_t, u_{t−1}⟩`;
     /// needs no function values. `d0: None` uses `10⁻⁶ · f(x_0)` when the first step gets a
     /// positive loss and `10⁻⁶` otherwise.
     GapEstimate {
@@ -35,22 +37,27 @@ impl Default for AliasStepsize {
     }
 }
 
-/// Plain Sign-SGD steps before ALIAS takes over (the reference code's `warmup_steps`).
+/// Plain (unscaled-direction) steps before ALIAS takes over (the reference code's
+/// `warmup_steps`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Warmup {
     /// `w`: steps `0..w` are warm-up steps; ALIAS's sums start at step `w`.
     pub steps: u64,
     /// The warm-up base stepsize.
     pub lr: f64,
-    /// The multiplier on `lr` during warm-up (e.g. a linear ramp via
-    /// [`Schedule::WarmupCosine`] with `warmup_steps = w`).
+    /// The multiplier on `lr` during warm-up.
     pub schedule: Schedule,
 }
 
-/// Configuration of [`AliasSignSgd`]; every practical option is off by default, which gives the
-/// paper's method.
+/// The ALIAS stepsize rule and its settings, shared by every ALIAS variant (spec section 2).
+///
+/// Given, at step `t ≥ 1`, the smoothness numerator `a_t` (`‖g_t − g_{t−1}‖_1`, or its
+/// sign-only estimate) and the direction product `b_t = ⟨g_t, u_{t−1}⟩`:
+/// `S ← S + a_t / ‖x_t − x_{t−1}‖_∞` (skipped if nothing moved), Option D:
+/// `d̃ ← d̃ + γ_{t−1} b_t`, `d ← max(d, d̃)`; then `γ_t = lr · sqrt(numerator / S)`, capped at
+/// `γ_max`. Everything off by default gives the paper's method.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AliasConfig {
+pub struct AliasRule {
     /// Option D (default) or Option F.
     pub stepsize: AliasStepsize,
     /// `L_0 > 0`, an initial smoothness guess: `S` starts at `L_0` and the first step already
@@ -58,20 +65,15 @@ pub struct AliasConfig {
     pub initial_smoothness: Option<f64>,
     /// `ε_0`: the probe stepsize is `ε_0 · max(1, ‖x_0‖_∞)` (default `10⁻⁶`, as DoG).
     pub probe: f64,
-    /// Outer multiplier on the formula's stepsize (default 1; the parameter-free method).
+    /// Outer multiplier on the formula's stepsize (default 1: the parameter-free method).
     pub lr: f64,
     /// `γ_max`: caps the stepsize (the reference code's `clamp_level`); `None` by default.
     pub max_stepsize: Option<f64>,
-    /// Plain Sign-SGD warm-up; `None` by default.
+    /// Warm-up steps with a scheduled stepsize; `None` by default.
     pub warmup: Option<Warmup>,
-    /// Decoupled weight decay `x ← x(1 − γ_t·wd)` before the sign step (default 0).
-    pub weight_decay: f64,
-    /// `β` for the momentum direction `sign(m_t)`, `m_t = β m_{t−1} + (1−β) g_t`; `None` by
-    /// default. The gap term then uses the applied direction: `γ_{t−1}⟨g_t, sign(m_{t−1})⟩`.
-    pub momentum: Option<f64>,
 }
 
-impl Default for AliasConfig {
+impl Default for AliasRule {
     fn default() -> Self {
         Self {
             stepsize: AliasStepsize::default(),
@@ -80,18 +82,13 @@ impl Default for AliasConfig {
             lr: 1.0,
             max_stepsize: None,
             warmup: None,
-            weight_decay: 0.0,
-            momentum: None,
         }
     }
 }
 
-/// Everything in an [`AliasSignSgd`] that changes between steps: O(1) scalars plus the previous
-/// gradient (and the momentum buffer when momentum is on).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AliasState<F> {
-    /// `t`, the number of steps taken (warm-up included).
-    pub step: u64,
+/// The scalar part of every ALIAS variant's state: O(1) numbers, no history.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AliasScalars {
     /// `S`, the running sum of local smoothness samples `r_{t−1}` (starts at `L_0` or 0).
     pub smoothness_sum: f64,
     /// `d̃`, the running sum of gap increments (Option D).
@@ -104,6 +101,230 @@ pub struct AliasState<F> {
     pub prev_stepsize: f64,
     /// `‖x_t − x_{t−1}‖_∞`, measured by the previous step's update pass.
     pub prev_move: f64,
+}
+
+/// What a variant measured at step `t ≥ 1` for the rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Sample {
+    /// `‖g_t − g_{t−1}‖_1` (or the sign-only estimate `max(0, ‖g_{t−1}‖_1 − ⟨g_t, sign g_{t−1}⟩)`).
+    pub smoothness_numerator: f64,
+    /// `⟨g_t, u_{t−1}⟩`.
+    pub direction_dot: f64,
+}
+
+/// The rule's decision for one step: the stepsize and the scalars to commit after the update.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Decision {
+    pub gamma: f64,
+    pub phase: AliasPhase,
+    pub scalars: AliasScalars,
+    pub last_smoothness: Option<f64>,
+}
+
+impl Decision {
+    /// Commits the decision after the update pass moved `x` by `moved` in ℓ∞.
+    pub(crate) fn commit(self, scalars: &mut AliasScalars, moved: f64) {
+        *scalars = AliasScalars {
+            prev_stepsize: self.gamma,
+            prev_move: moved,
+            ..self.scalars
+        };
+    }
+
+    /// The step report.
+    pub(crate) fn report(&self, rule: &AliasRule, step: u64, backend: Backend) -> StepReport {
+        let option_d = matches!(rule.stepsize, AliasStepsize::GapEstimate { .. });
+        StepReport {
+            step,
+            stepsize: self.gamma,
+            backend,
+            estimators: Estimators::Alias {
+                phase: self.phase,
+                smoothness_sum: self.scalars.smoothness_sum,
+                gap_sum: option_d.then_some(self.scalars.gap_sum),
+                gap: option_d.then_some(self.scalars.gap),
+                last_smoothness: self.last_smoothness,
+            },
+        }
+    }
+}
+
+impl AliasRule {
+    /// The rule with Option F and lower bound `f_lower` (other settings default).
+    pub fn option_f(f_lower: f64) -> Self {
+        Self {
+            stepsize: AliasStepsize::LowerBound { f_lower },
+            ..Default::default()
+        }
+    }
+
+    /// Checks every setting, naming `owner` in errors.
+    pub(crate) fn validate(&self, owner: &'static str) -> Result<()> {
+        let positive = |name, v: f64| check_range(owner, name, v, v > 0.0, "a finite number > 0");
+        match self.stepsize {
+            AliasStepsize::GapEstimate { d0: Some(d0) } => positive("d0", d0)?,
+            AliasStepsize::GapEstimate { d0: None } => {}
+            AliasStepsize::LowerBound { f_lower } => {
+                check_range(owner, "f_lower", f_lower, true, "a finite number")?
+            }
+        }
+        if let Some(l0) = self.initial_smoothness {
+            positive("initial_smoothness", l0)?;
+        }
+        positive("probe", self.probe)?;
+        positive("lr", self.lr)?;
+        if let Some(cap) = self.max_stepsize {
+            positive("max_stepsize", cap)?;
+        }
+        if let Some(w) = &self.warmup {
+            positive("warmup.lr", w.lr)?;
+            w.schedule.validate(owner)?;
+        }
+        Ok(())
+    }
+
+    /// Decides `γ_t` from the current scalars, this step's sample (absent at `t = 0`) and loss.
+    /// `x_inf` is called only for the probe stepsize. Pure: nothing is written.
+    pub(crate) fn decide(
+        &self,
+        owner: &'static str,
+        t: u64,
+        scalars: &AliasScalars,
+        sample: Option<Sample>,
+        loss: Option<f64>,
+        x_inf: impl FnOnce() -> f64,
+    ) -> Result<Decision> {
+        let mut next = *scalars;
+        let mut last_smoothness = None;
+        let alias_start = self.warmup.map_or(0, |w| w.steps);
+        if t < alias_start {
+            let w = self.warmup.expect("t < alias_start implies a warm-up");
+            let gamma = w.lr * w.schedule.factor(t);
+            return Ok(Decision {
+                gamma,
+                phase: AliasPhase::Warmup,
+                scalars: next,
+                last_smoothness,
+            });
+        }
+        if t == alias_start {
+            next.smoothness_sum = self.initial_smoothness.unwrap_or(0.0);
+            next.gap_sum = 0.0;
+            match self.stepsize {
+                AliasStepsize::GapEstimate { d0 } => {
+                    next.gap = d0.unwrap_or(match loss {
+                        Some(l) if l > 0.0 => 1e-6 * l,
+                        _ => 1e-6,
+                    });
+                }
+                AliasStepsize::LowerBound { f_lower } => {
+                    let l = loss.ok_or(Error::MissingLoss {
+                        method: owner,
+                        step: t,
+                    })?;
+                    if l < f_lower {
+                        return Err(Error::invalid(
+                            owner,
+                            "f_lower",
+                            f_lower,
+                            "a lower bound: at most the loss at the first ALIAS step",
+                        ));
+                    }
+                    next.initial_loss = Some(l);
+                }
+            }
+        }
+        if let Some(sample) = sample {
+            if scalars.prev_move > 0.0 {
+                let r = sample.smoothness_numerator / scalars.prev_move;
+                next.smoothness_sum += r;
+                last_smoothness = Some(r);
+            }
+            if let AliasStepsize::GapEstimate { .. } = self.stepsize {
+                next.gap_sum += scalars.prev_stepsize * sample.direction_dot;
+                next.gap = next.gap.max(next.gap_sum);
+            }
+        }
+        let numerator = match self.stepsize {
+            AliasStepsize::GapEstimate { .. } => next.gap,
+            AliasStepsize::LowerBound { f_lower } => {
+                next.initial_loss.expect("set at the first ALIAS step") - f_lower
+            }
+        };
+        let (gamma, phase) = if next.smoothness_sum > 0.0 {
+            let mut gamma = self.lr * (numerator / next.smoothness_sum).sqrt();
+            if let Some(cap) = self.max_stepsize {
+                gamma = gamma.min(cap);
+            }
+            (gamma, AliasPhase::Adaptive)
+        } else {
+            (self.probe * x_inf().max(1.0), AliasPhase::Probe)
+        };
+        Ok(Decision {
+            gamma,
+            phase,
+            scalars: next,
+            last_smoothness,
+        })
+    }
+}
+
+/// Checks the parameter and gradient lists against the layout, and the loss.
+pub(crate) fn check_step_shapes<F: Float>(
+    layout: &[usize],
+    params: &[&mut [F]],
+    grads: &[&[F]],
+    loss: Option<f64>,
+    step: u64,
+) -> Result<()> {
+    check_shapes(
+        layout,
+        params.len(),
+        params.iter().map(|p| p.len()),
+        "parameter",
+    )?;
+    check_shapes(
+        layout,
+        grads.len(),
+        grads.iter().map(|g| g.len()),
+        "gradient",
+    )?;
+    check_loss(loss, step)
+}
+
+const OWNER: &str = "AliasSignSgd";
+
+/// Configuration of [`AliasSignSgd`]; every practical option is off by default, which gives the
+/// paper's method.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AliasConfig {
+    /// The stepsize rule (Option D or F, start, cap, warm-up).
+    pub rule: AliasRule,
+    /// Decoupled weight decay `x ← x(1 − γ_t·wd)` before the sign step (default 0).
+    pub weight_decay: f64,
+    /// `β` for the momentum direction `sign(m_t)`, `m_t = β m_{t−1} + (1−β) g_t`; `None` by
+    /// default. The gap term then uses the applied direction: `γ_{t−1}⟨g_t, sign(m_{t−1})⟩`.
+    pub momentum: Option<f64>,
+}
+
+impl AliasConfig {
+    /// Option F with lower bound `f_lower`, everything else default.
+    pub fn option_f(f_lower: f64) -> Self {
+        Self {
+            rule: AliasRule::option_f(f_lower),
+            ..Default::default()
+        }
+    }
+}
+
+/// Everything in an [`AliasSignSgd`] that changes between steps: O(1) scalars plus the previous
+/// gradient (and the momentum buffer when momentum is on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasState<F> {
+    /// `t`, the number of steps taken (warm-up included).
+    pub step: u64,
+    /// The stepsize rule's running scalars.
+    pub scalars: AliasScalars,
     /// `g_{t−1}` per tensor.
     pub prev_grad: Vec<Vec<F>>,
     /// `m_{t−1}` per tensor (empty without momentum).
@@ -193,26 +414,7 @@ pub struct AliasSignSgd<F: Float> {
 impl<F: Float> AliasSignSgd<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
-        let positive = |name, v: f64| check_range(OWNER, name, v, v > 0.0, "a finite number > 0");
-        match config.stepsize {
-            AliasStepsize::GapEstimate { d0: Some(d0) } => positive("d0", d0)?,
-            AliasStepsize::GapEstimate { d0: None } => {}
-            AliasStepsize::LowerBound { f_lower } => {
-                check_range(OWNER, "f_lower", f_lower, true, "a finite number")?
-            }
-        }
-        if let Some(l0) = config.initial_smoothness {
-            positive("initial_smoothness", l0)?;
-        }
-        positive("probe", config.probe)?;
-        positive("lr", config.lr)?;
-        if let Some(cap) = config.max_stepsize {
-            positive("max_stepsize", cap)?;
-        }
-        if let Some(w) = &config.warmup {
-            positive("warmup.lr", w.lr)?;
-            w.schedule.validate(OWNER)?;
-        }
+        config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
         if let Some(beta) = config.momentum {
@@ -227,12 +429,7 @@ impl<F: Float> AliasSignSgd<F> {
         let buffers = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let state = AliasState {
             step: 0,
-            smoothness_sum: 0.0,
-            gap_sum: 0.0,
-            gap: 0.0,
-            initial_loss: None,
-            prev_stepsize: 0.0,
-            prev_move: 0.0,
+            scalars: AliasScalars::default(),
             prev_grad: buffers(),
             momentum: if config.momentum.is_some() {
                 buffers()
@@ -289,20 +486,8 @@ impl<F: Float> AliasSignSgd<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         let t = self.state.step;
+        check_step_shapes(&self.layout, params, grads, loss, t)?;
         let st = &self.state;
-        check_shapes(
-            &self.layout,
-            params.len(),
-            params.iter().map(|p| p.len()),
-            "parameter",
-        )?;
-        check_shapes(
-            &self.layout,
-            grads.len(),
-            grads.iter().map(|g| g.len()),
-            "gradient",
-        )?;
-        check_loss(loss, t)?;
 
         // Pass 1 (t ≥ 1): ‖g_t − g_{t−1}‖_1 and ⟨g_t, u_{t−1}⟩ over all tensors, fused with the
         // finiteness check. At t = 0 there is nothing to compare, so check alone.
@@ -322,81 +507,24 @@ impl<F: Float> AliasSignSgd<F> {
             if !finite {
                 check_finite(grads, t)?;
             }
-            Some((diff_l1, dot))
+            Some(Sample {
+                smoothness_numerator: diff_l1,
+                direction_dot: dot,
+            })
         };
-
-        // The stepsize, from copies of the scalars; the state is committed only at the end.
-        let alias_start = self.config.warmup.map_or(0, |w| w.steps);
-        let (mut s_sum, mut d_sum, mut d) = (st.smoothness_sum, st.gap_sum, st.gap);
-        let mut f0 = st.initial_loss;
-        let mut last_smoothness = None;
-        let (gamma, phase) = if t < alias_start {
-            let w = self
-                .config
-                .warmup
-                .expect("t < alias_start implies a warm-up");
-            (w.lr * w.schedule.factor(t), AliasPhase::Warmup)
-        } else {
-            if t == alias_start {
-                s_sum = self.config.initial_smoothness.unwrap_or(0.0);
-                d_sum = 0.0;
-                match self.config.stepsize {
-                    AliasStepsize::GapEstimate { d0 } => {
-                        d = d0.unwrap_or(match loss {
-                            Some(l) if l > 0.0 => 1e-6 * l,
-                            _ => 1e-6,
-                        });
-                    }
-                    AliasStepsize::LowerBound { f_lower } => {
-                        let l = loss.ok_or(Error::MissingLoss {
-                            method: OWNER,
-                            step: t,
-                        })?;
-                        if l < f_lower {
-                            return Err(Error::invalid(
-                                OWNER,
-                                "f_lower",
-                                f_lower,
-                                "a lower bound: at most the loss at the first ALIAS step",
-                            ));
-                        }
-                        f0 = Some(l);
-                    }
-                }
-            }
-            if let Some((diff_l1, dot)) = sample {
-                if st.prev_move > 0.0 {
-                    let r = diff_l1 / st.prev_move;
-                    s_sum += r;
-                    last_smoothness = Some(r);
-                }
-                if let AliasStepsize::GapEstimate { .. } = self.config.stepsize {
-                    d_sum += st.prev_stepsize * dot;
-                    d = d.max(d_sum);
-                }
-            }
-            let numerator = match self.config.stepsize {
-                AliasStepsize::GapEstimate { .. } => d,
-                AliasStepsize::LowerBound { f_lower } => {
-                    f0.expect("set at the first ALIAS step") - f_lower
-                }
-            };
-            if s_sum > 0.0 {
-                let mut gamma = self.config.lr * (numerator / s_sum).sqrt();
-                if let Some(cap) = self.config.max_stepsize {
-                    gamma = gamma.min(cap);
-                }
-                (gamma, AliasPhase::Adaptive)
-            } else {
-                let x_inf = params
+        let kernels = self.kernels;
+        let decision = self
+            .config
+            .rule
+            .decide(OWNER, t, &st.scalars, sample, loss, || {
+                params
                     .iter()
-                    .map(|p| self.kernels.inf_norm(p))
-                    .fold(0.0, f64::max);
-                (self.config.probe * x_inf.max(1.0), AliasPhase::Probe)
-            }
-        };
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            })?;
 
         // Pass 2: the update, storing g_t for the next step and measuring ‖x_{t+1} − x_t‖_∞.
+        let gamma = decision.gamma;
         let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
         let gamma_f = F::from_f64(gamma);
         let st = &mut self.state;
@@ -404,7 +532,7 @@ impl<F: Float> AliasSignSgd<F> {
         match self.config.momentum {
             None => {
                 for ((x, g), store) in params.iter_mut().zip(grads).zip(&mut st.prev_grad) {
-                    moved = moved.max(self.kernels.sign_step_store(x, g, store, gamma_f, decay));
+                    moved = moved.max(kernels.sign_step_store(x, g, store, gamma_f, decay));
                 }
             }
             Some(beta) => {
@@ -415,34 +543,15 @@ impl<F: Float> AliasSignSgd<F> {
                     .zip(grads)
                     .zip(&mut st.prev_grad)
                 {
-                    let step = self
-                        .kernels
-                        .momentum_sign_step_store(x, m, g, store, b, omb, gamma_f, decay);
+                    let step =
+                        kernels.momentum_sign_step_store(x, m, g, store, b, omb, gamma_f, decay);
                     moved = moved.max(step);
                 }
             }
         }
         st.step = t + 1;
-        st.smoothness_sum = s_sum;
-        st.gap_sum = d_sum;
-        st.gap = d;
-        st.initial_loss = f0;
-        st.prev_stepsize = gamma;
-        st.prev_move = moved;
-
-        let option_d = matches!(self.config.stepsize, AliasStepsize::GapEstimate { .. });
-        Ok(StepReport {
-            step: t,
-            stepsize: gamma,
-            backend: self.kernels.backend(),
-            estimators: Estimators::Alias {
-                phase,
-                smoothness_sum: s_sum,
-                gap_sum: option_d.then_some(d_sum),
-                gap: option_d.then_some(d),
-                last_smoothness,
-            },
-        })
+        decision.commit(&mut st.scalars, moved);
+        Ok(decision.report(&self.config.rule, t, kernels.backend()))
     }
 }
 
@@ -465,7 +574,7 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 
     fn name(&self) -> &'static str {
-        match (self.config.stepsize, self.config.momentum) {
+        match (self.config.rule.stepsize, self.config.momentum) {
             (AliasStepsize::GapEstimate { .. }, None) => "ALIAS (D)",
             (AliasStepsize::LowerBound { .. }, None) => "ALIAS (F)",
             (AliasStepsize::GapEstimate { .. }, Some(_)) => "ALIAS-momentum (D)",
@@ -533,8 +642,11 @@ mod tests {
     fn option_f_with_l0_two_steps_by_hand() {
         let h = [1.0, 2.0];
         let cfg = AliasConfig {
-            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
-            initial_smoothness: Some(8.0),
+            rule: AliasRule {
+                stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+                initial_smoothness: Some(8.0),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
@@ -568,7 +680,10 @@ mod tests {
     fn option_d_probe_start_by_hand() {
         let h = [1.0, 2.0];
         let cfg = AliasConfig {
-            stepsize: AliasStepsize::GapEstimate { d0: Some(0.5) },
+            rule: AliasRule {
+                stepsize: AliasStepsize::GapEstimate { d0: Some(0.5) },
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
@@ -618,9 +733,12 @@ mod tests {
     #[test]
     fn cap_and_lr_multiplier() {
         let cfg = AliasConfig {
-            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
-            initial_smoothness: Some(1.0),
-            max_stepsize: Some(0.1),
+            rule: AliasRule {
+                stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+                initial_smoothness: Some(1.0),
+                max_stepsize: Some(0.1),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut o = AliasSignSgd::<f64>::new(cfg.clone(), &[1]).unwrap();
@@ -629,8 +747,11 @@ mod tests {
             0.1
         );
         let cfg = AliasConfig {
-            max_stepsize: None,
-            lr: 0.25,
+            rule: AliasRule {
+                max_stepsize: None,
+                lr: 0.25,
+                ..cfg.rule.clone()
+            },
             ..cfg
         };
         let mut o = AliasSignSgd::<f64>::new(cfg, &[1]).unwrap();
@@ -645,12 +766,15 @@ mod tests {
     #[test]
     fn warmup_then_alias() {
         let cfg = AliasConfig {
-            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
-            warmup: Some(Warmup {
-                steps: 2,
-                lr: 0.1,
-                schedule: Schedule::Constant,
-            }),
+            rule: AliasRule {
+                stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+                warmup: Some(Warmup {
+                    steps: 2,
+                    lr: 0.1,
+                    schedule: Schedule::Constant,
+                }),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut o = AliasSignSgd::<f64>::new(cfg, &[1]).unwrap();
@@ -676,8 +800,11 @@ mod tests {
     #[test]
     fn weight_decay_move_is_measured() {
         let cfg = AliasConfig {
-            stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
-            initial_smoothness: Some(1.0),
+            rule: AliasRule {
+                stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
+                initial_smoothness: Some(1.0),
+                ..Default::default()
+            },
             weight_decay: 0.5,
             ..Default::default()
         };
@@ -686,7 +813,7 @@ mod tests {
         // γ_0 = sqrt(1/1) = 1: x ← x·(1 − 0.5) − sign(g) = (2 − 1, 0 − 0) with g = (1, 0).
         o.step_flat(&mut x, &[1.0, 0.0], Some(1.0)).unwrap();
         assert_eq!(x, [1.0, 0.0]);
-        assert_eq!(o.state().prev_move, 3.0);
+        assert_eq!(o.state().scalars.prev_move, 3.0);
     }
 
     #[test]
@@ -695,42 +822,60 @@ mod tests {
         let cases = [
             (
                 AliasConfig {
-                    stepsize: AliasStepsize::GapEstimate { d0: Some(0.0) },
+                    rule: AliasRule {
+                        stepsize: AliasStepsize::GapEstimate { d0: Some(0.0) },
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "d0",
             ),
             (
                 AliasConfig {
-                    stepsize: AliasStepsize::LowerBound { f_lower: f64::NAN },
+                    rule: AliasRule {
+                        stepsize: AliasStepsize::LowerBound { f_lower: f64::NAN },
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "f_lower",
             ),
             (
                 AliasConfig {
-                    initial_smoothness: Some(-1.0),
+                    rule: AliasRule {
+                        initial_smoothness: Some(-1.0),
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "initial_smoothness",
             ),
             (
                 AliasConfig {
-                    probe: 0.0,
+                    rule: AliasRule {
+                        probe: 0.0,
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "probe",
             ),
             (
                 AliasConfig {
-                    lr: f64::INFINITY,
+                    rule: AliasRule {
+                        lr: f64::INFINITY,
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "lr",
             ),
             (
                 AliasConfig {
-                    max_stepsize: Some(0.0),
+                    rule: AliasRule {
+                        max_stepsize: Some(0.0),
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "max_stepsize",
@@ -751,11 +896,14 @@ mod tests {
             ),
             (
                 AliasConfig {
-                    warmup: Some(Warmup {
-                        steps: 3,
-                        lr: 0.0,
-                        schedule: Schedule::Constant,
-                    }),
+                    rule: AliasRule {
+                        warmup: Some(Warmup {
+                            steps: 3,
+                            lr: 0.0,
+                            schedule: Schedule::Constant,
+                        }),
+                        ..d.rule.clone()
+                    },
                     ..d.clone()
                 },
                 "warmup.lr",
@@ -776,7 +924,10 @@ mod tests {
     #[test]
     fn lower_bound_above_the_loss_is_rejected_without_change() {
         let cfg = AliasConfig {
-            stepsize: AliasStepsize::LowerBound { f_lower: 1.0 },
+            rule: AliasRule {
+                stepsize: AliasStepsize::LowerBound { f_lower: 1.0 },
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut o = AliasSignSgd::<f64>::new(cfg, &[1]).unwrap();

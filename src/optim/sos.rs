@@ -156,6 +156,9 @@ pub struct SosSignSgd {
     kernels: Kernels,
 }
 
+/// The gradient oracle of a probe run: `(x, out, t)` writes the gradient at step `t` of a run.
+type GradientOracle<'a> = dyn FnMut(&[f64], &mut [f64], usize) -> Result<()> + 'a;
+
 /// What one probe run measured.
 struct RunResult {
     progress_inner: f64,
@@ -276,7 +279,7 @@ impl SosSignSgd {
         &self,
         x0: &[f64],
         f0: Option<f64>,
-        grad: &mut dyn FnMut(&[f64], &mut [f64], usize) -> Result<()>,
+        grad: &mut GradientOracle<'_>,
         cost: &mut dyn FnMut(&[f64]) -> Result<f64>,
     ) -> Result<SosOutcome> {
         let cfg = &self.config;
@@ -340,8 +343,7 @@ impl SosSignSgd {
             } else {
                 f64::INFINITY
             };
-            let safe =
-                run.finite && phi.is_finite().then_some(phi >= gamma).unwrap_or(true) && phi > 0.0;
+            let safe = run.finite && phi >= gamma;
             probes.push(Probe {
                 stepsize: gamma,
                 progress,
