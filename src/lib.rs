@@ -18,9 +18,12 @@ pub use bundled::Bundled;
 pub use error::{Error, ParseErrorKind, Result};
 pub use float::Float;
 pub use kernels::Backend;
+pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};
 pub use optim::alias::{
     AliasConfig, AliasRule, AliasScalars, AliasSignSgd, AliasState, AliasStepsize, Warmup,
 };
+pub use optim::alias_adam::{AliasAdam, AliasAdamConfig, AliasAdamState};
+pub use optim::prodigy::{Prodigy, ProdigyConfig, ProdigyState};
 pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
 pub use optim::sos::{Probe, ProgressEstimator, SosConfig, SosOutcome, SosSignSgd};
 pub use optimizer::{AliasPhase, Estimators, Optimizer, Stateful, StepReport};

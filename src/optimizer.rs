@@ -34,6 +34,10 @@ pub trait Optimizer<F: Float> {
     /// A short human-readable name, e.g. `"Sign-SGD"`.
     fn name(&self) -> &'static str;
 
+    /// Bytes of optimizer state per parameter (the per-coordinate buffers; the O(1) scalars
+    /// are not counted). Sign-SGD: 0; Adam-type methods: two or more vectors of `F`.
+    fn state_bytes_per_parameter(&self) -> f64;
+
     /// [`Optimizer::step`] for a model that is a single flat vector.
     fn step_flat(&mut self, params: &mut [F], grad: &[F], loss: Option<f64>) -> Result<StepReport> {
         self.step(&mut [params], &[grad], loss)
@@ -72,6 +76,13 @@ pub enum Estimators {
     Scheduled {
         /// The schedule's multiplier at this step.
         schedule_factor: f64,
+    },
+    /// Prodigy's distance estimate (Mishchenko & Defazio).
+    Prodigy {
+        /// `d_k`, the estimate used by this step.
+        d: f64,
+        /// `d̂_{k+1} = r_{k+1} / ‖s_{k+1}‖_1`, this step's new estimate.
+        d_hat: f64,
     },
     /// ALIAS's running estimators after this step's update (spec section 2).
     Alias {

@@ -2,12 +2,13 @@
 //!
 //! Criterion: after `T` full-gradient steps from the problem's start point,
 //! `f(x_T) − f* ≤ tol · (f(x_0) − f*)`. Sign-SGD and Signum get a `1/sqrt(t+1)` schedule with
-//! the problem's listed base stepsize (they need one); the ALIAS variants get none.
+//! the problem's listed base stepsize (they need one), and so does AdamW; the ALIAS variants
+//! and Prodigy get none.
 
 use signfree::{
-    AliasConfig, AliasRule, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient,
-    LogisticRegression, Optimizer, Problem, Quadratic, Rosenbrock, Schedule, SignSgd,
-    SignSgdConfig,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd,
+    AliasStepsize, Bundled, Cost, Gradient, LogisticRegression, Optimizer, Problem, Prodigy,
+    ProdigyConfig, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
 };
 
 /// Writes the gradient at `x` into `g` and returns `f(x)`.
@@ -109,6 +110,20 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
             AliasSignSgd::new(
                 AliasConfig {
                     momentum: Some(0.9),
+                    ..Default::default()
+                },
+                &[d],
+            )
+            .unwrap(),
+        ),
+        Box::new(AliasAdam::new(AliasAdamConfig::default(), &[d]).unwrap()),
+        Box::new(Prodigy::new(ProdigyConfig::default(), &[d]).unwrap()),
+        Box::new(
+            AdamW::new(
+                AdamWConfig {
+                    lr: case.sign_sgd_lr,
+                    schedule: Schedule::InverseSqrt,
+                    weight_decay: 0.0,
                     ..Default::default()
                 },
                 &[d],

@@ -4,7 +4,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use signfree::{AliasConfig, AliasSignSgd, Optimizer, SignSgd, SignSgdConfig};
+use signfree::{
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Optimizer, Prodigy,
+    ProdigyConfig, SignSgd, SignSgdConfig,
+};
 
 struct Counting;
 
@@ -61,6 +64,9 @@ fn steps_do_not_allocate() {
             )
             .unwrap(),
         ),
+        Box::new(AliasAdam::new(AliasAdamConfig::default(), &[1000, 10]).unwrap()),
+        Box::new(AdamW::new(AdamWConfig::default(), &[1000, 10]).unwrap()),
+        Box::new(Prodigy::new(ProdigyConfig::default(), &[1000, 10]).unwrap()),
     ];
     for opt in &mut optimizers {
         let n = allocations_during(|| {

@@ -581,6 +581,11 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
             (AliasStepsize::LowerBound { .. }, Some(_)) => "ALIAS-momentum (F)",
         }
     }
+
+    fn state_bytes_per_parameter(&self) -> f64 {
+        let buffers = 1 + usize::from(self.config.momentum.is_some());
+        (buffers * F::BYTES) as f64
+    }
 }
 
 impl<F: Float> Stateful for AliasSignSgd<F> {

@@ -207,6 +207,14 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
             "Sign-SGD"
         }
     }
+
+    fn state_bytes_per_parameter(&self) -> f64 {
+        if self.config.momentum.is_some() {
+            F::BYTES as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 impl<F: Float> Stateful for SignSgd<F> {

@@ -1,0 +1,145 @@
+//! The Adam direction `u = m̂ / (sqrt(v̂) + ε)` and its fused passes, shared by AdamW, Prodigy
+//! and ALIAS-Adam (one implementation of the moment updates in the crate).
+//!
+//! Arithmetic is in the parameter type `F` (as PyTorch does for `f32` parameters); reductions
+//! accumulate in `f64`.
+
+use crate::float::Float;
+
+/// Coefficients of one Adam-style update, rounded to `F` once per step.
+///
+/// `m ← β1·m + c1·g`, `v ← β2·v + c2·g²`, `u = (m·k1) / (sqrt(v)·k2 + ε)`, where `k1 = 1/bc1`
+/// and `k2 = 1/sqrt(bc2)` undo the bias of zero-initialised moments (1 when not corrected).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moments<F> {
+    pub beta1: F,
+    pub c1: F,
+    pub beta2: F,
+    pub c2: F,
+    pub k1: F,
+    pub k2: F,
+    pub eps: F,
+}
+
+impl<F: Float> Moments<F> {
+    /// Textbook Adam at 1-based step `t`: `c1 = 1 − β1`, `c2 = 1 − β2`, bias corrections
+    /// `1 − β1^t` and `1 − β2^t` (none at `t = 0`, where the moments are still zero).
+    pub(crate) fn adam(beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
+        let (bc1, bc2) = if t == 0 {
+            (1.0, 1.0)
+        } else {
+            let t = t.min(i32::MAX as u64) as i32;
+            (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
+        };
+        Self {
+            beta1: F::from_f64(beta1),
+            c1: F::from_f64(1.0 - beta1),
+            beta2: F::from_f64(beta2),
+            c2: F::from_f64(1.0 - beta2),
+            k1: F::from_f64(1.0 / bc1),
+            k2: F::from_f64(1.0 / bc2.sqrt()),
+            eps: F::from_f64(eps),
+        }
+    }
+
+    /// The direction coordinate from current moments.
+    #[inline(always)]
+    pub(crate) fn direction(&self, m: F, v: F) -> F {
+        let denom = F::from_f64(v.to_f64().sqrt()) * self.k2 + self.eps;
+        div(m * self.k1, denom)
+    }
+}
+
+/// `a / b` in `F` (the `Float` trait has no division; both types divide natively).
+#[inline(always)]
+pub(crate) fn div<F: Float>(a: F, b: F) -> F {
+    F::from_f64(a.to_f64() / b.to_f64())
+}
+
+/// Moment update and step: `m, v` updated with `mo`, then `x ← x·decay − γ·u`. If `store` is
+/// given, `g` is copied into it. Returns `max_i |x_new − x_old|`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adam_step<F: Float>(
+    x: &mut [F],
+    m: &mut [F],
+    v: &mut [F],
+    g: &[F],
+    store: Option<&mut [F]>,
+    mo: &Moments<F>,
+    gamma: F,
+    decay: F,
+) -> f64 {
+    let mut moved = 0.0_f64;
+    let mut apply = |xi: &mut F, mi: &mut F, vi: &mut F, gi: F| {
+        *mi = mo.beta1 * *mi + mo.c1 * gi;
+        *vi = mo.beta2 * *vi + mo.c2 * (gi * gi);
+        let old = *xi;
+        *xi = old * decay - gamma * mo.direction(*mi, *vi);
+        moved = moved.max((xi.to_f64() - old.to_f64()).abs());
+    };
+    match store {
+        None => {
+            for (((xi, mi), vi), &gi) in x.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                apply(xi, mi, vi, gi);
+            }
+        }
+        Some(store) => {
+            for ((((xi, mi), vi), &gi), si) in x
+                .iter_mut()
+                .zip(m.iter_mut())
+                .zip(v.iter_mut())
+                .zip(g)
+                .zip(store.iter_mut())
+            {
+                apply(xi, mi, vi, gi);
+                *si = gi;
+            }
+        }
+    }
+    moved
+}
+
+/// One pass for ALIAS-Adam: `(‖g − prev‖_1, ⟨g, u⟩, all finite)` with `u` the direction of the
+/// current moments under `mo`.
+pub(crate) fn adam_stats<F: Float>(
+    g: &[F],
+    prev: &[F],
+    m: &[F],
+    v: &[F],
+    mo: &Moments<F>,
+) -> (f64, f64, bool) {
+    let (mut diff, mut dot, mut finite) = (0.0_f64, 0.0_f64, true);
+    for (((&gi, &pi), &mi), &vi) in g.iter().zip(prev).zip(m).zip(v) {
+        finite &= gi.is_finite();
+        diff += (gi.to_f64() - pi.to_f64()).abs();
+        dot += gi.to_f64() * mo.direction(mi, vi).to_f64();
+    }
+    (diff, dot, finite)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_adam_step_moves_by_about_gamma() {
+        // t = 1: m = 0.1 g, v = 0.001 g², bias-corrected m̂ = g, v̂ = g² → u = g/(|g| + ε) ≈ ±1.
+        let mo = Moments::<f64>::adam(0.9, 0.999, 1e-8, 1);
+        let (mut x, mut m, mut v) = ([0.0, 0.0, 0.0], [0.0; 3], [0.0; 3]);
+        let moved = adam_step(
+            &mut x,
+            &mut m,
+            &mut v,
+            &[2.0, -0.5, 0.0],
+            None,
+            &mo,
+            0.1,
+            1.0,
+        );
+        let u = |g: f64| g / (g.abs() + 1e-8);
+        for (xi, g) in x.iter().zip([2.0, -0.5, 0.0]) {
+            assert!((xi + 0.1 * u(g)).abs() < 1e-15, "{xi}");
+        }
+        assert!((moved - 0.1 * u(2.0)).abs() < 1e-15);
+    }
+}

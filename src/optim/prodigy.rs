@@ -1,0 +1,265 @@
+//! Prodigy: Adam with a distance-to-solution estimate `d` (a parameter-free baseline).
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::kernels::Kernels;
+use crate::optim::adam::div;
+use crate::optim::adamw::{fits_layout, validate_adam};
+use crate::optimizer::{
+    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+};
+use crate::schedule::Schedule;
+
+const OWNER: &str = "Prodigy";
+
+/// Configuration of [`Prodigy`]; defaults are the paper's recommended ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProdigyConfig {
+    /// `γ`, the outer learning rate (default 1.0).
+    pub lr: f64,
+    /// Multiplier on `lr` per step (default constant).
+    pub schedule: Schedule,
+    /// `β1` (default 0.9).
+    pub beta1: f64,
+    /// `β2` (default 0.999).
+    pub beta2: f64,
+    /// `ε` (default 1e-8).
+    pub eps: f64,
+    /// `d_0`, the initial distance estimate (default 1e-6).
+    pub d0: f64,
+    /// Decoupled weight decay `λ`: `x ← x(1 − γ d λ)` (default 0).
+    pub weight_decay: f64,
+}
+
+impl Default for ProdigyConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1.0,
+            schedule: Schedule::Constant,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            d0: 1e-6,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Everything in a [`Prodigy`] that changes between steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProdigyState<F> {
+    /// Steps taken.
+    pub step: u64,
+    /// `d_k`, the current distance estimate.
+    pub d: f64,
+    /// `r_k`, the weighted sum of `γ d² ⟨g, x_0 − x⟩`.
+    pub numerator: f64,
+    /// `m` per tensor.
+    pub m: Vec<Vec<F>>,
+    /// `v` per tensor.
+    pub v: Vec<Vec<F>>,
+    /// `s` per tensor (weighted gradient sum).
+    pub s: Vec<Vec<F>>,
+    /// `x_0` per tensor, captured at the first step.
+    pub x0: Vec<Vec<F>>,
+}
+
+/// Prodigy (Adam version), Algorithm 3 of Mishchenko & Defazio.
+///
+/// # Update rule
+///
+/// At step `k` with `γ_k = lr · schedule(k)` and the current estimate `d_k`:
+/// - `m ← β1 m + (1 − β1) d_k g`, `v ← β2 v + (1 − β2) d_k² g²`;
+/// - `r ← √β2 r + (1 − √β2) γ_k d_k² ⟨g, x_0 − x_k⟩`, `s ← √β2 s + (1 − √β2) γ_k d_k² g`;
+/// - `x ← x(1 − γ_k d_k λ) − γ_k d_k m / (sqrt(v) + d_k ε)`;
+/// - `d_{k+1} = max(d_k, r / ‖s‖_1)`.
+///
+/// No bias correction (the paper's default). All four vector updates run in one pass.
+///
+/// # Needs from the problem
+///
+/// Gradients.
+///
+/// # Example
+///
+/// ```
+/// use signfree::{Optimizer, Prodigy, ProdigyConfig};
+/// let mut opt = Prodigy::<f64>::new(ProdigyConfig::default(), &[2])?;
+/// let mut x = [3.0, -1.0];
+/// for _ in 0..2000 {
+///     let g = [x[0] - 1.0, 4.0 * (x[1] - 2.0)];
+///     opt.step_flat(&mut x, &g, None)?;
+/// }
+/// assert!((x[0] - 1.0).abs() < 1e-2 && (x[1] - 2.0).abs() < 1e-2);
+/// # Ok::<(), signfree::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Prodigy::new`]: [`Error::InvalidParameter`] for `lr ≤ 0`, `β` outside `[0, 1)`,
+/// `ε ≤ 0`, `d_0 ≤ 0`, `λ < 0`. `step`: dimension and non-finite errors; nothing changes when
+/// it fails.
+///
+/// # References
+///
+/// K. Mishchenko, A. Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free Learner",
+/// ICML 2024, arXiv:2306.06101.
+#[derive(Debug, Clone)]
+pub struct Prodigy<F: Float> {
+    config: ProdigyConfig,
+    layout: Vec<usize>,
+    state: ProdigyState<F>,
+    kernels: Kernels,
+}
+
+impl<F: Float> Prodigy<F> {
+    /// Builds the optimizer for tensors of the given lengths, validating the configuration.
+    pub fn new(config: ProdigyConfig, layout: &[usize]) -> Result<Self> {
+        let c = &config;
+        check_range(OWNER, "lr", c.lr, c.lr > 0.0, "a finite number > 0")?;
+        validate_adam(OWNER, c.beta1, c.beta2, c.eps)?;
+        check_range(OWNER, "d0", c.d0, c.d0 > 0.0, "a finite number > 0")?;
+        let wd = c.weight_decay;
+        check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        c.schedule.validate(OWNER)?;
+        let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
+        let state = ProdigyState {
+            step: 0,
+            d: config.d0,
+            numerator: 0.0,
+            m: zeros(),
+            v: zeros(),
+            s: zeros(),
+            x0: zeros(),
+        };
+        Ok(Self {
+            config,
+            layout: layout.to_vec(),
+            state,
+            kernels: Kernels::detect(),
+        })
+    }
+}
+
+impl<F: Float> Optimizer<F> for Prodigy<F> {
+    fn step(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        let k = self.state.step;
+        check_step_inputs(&self.layout, params, grads, loss, k)?;
+        let c = &self.config;
+        let st = &mut self.state;
+        if k == 0 {
+            for (x0, x) in st.x0.iter_mut().zip(params.iter()) {
+                x0.copy_from_slice(x);
+            }
+        }
+        let gamma = c.lr * c.schedule.factor(k);
+        let d = st.d;
+        let beta3 = c.beta2.sqrt();
+        let f = F::from_f64;
+        let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
+        let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d * d));
+        let (b3, c3) = (f(beta3), f((1.0 - beta3) * gamma * d * d));
+        let step = f(gamma * d);
+        let eps = f(d * c.eps);
+        let decay = f(1.0 - gamma * d * c.weight_decay);
+        let (mut dot, mut s_l1) = (0.0_f64, 0.0_f64);
+        for (t, (x, g)) in params.iter_mut().zip(grads).enumerate() {
+            let (m, v, s, x0) = (&mut st.m[t], &mut st.v[t], &mut st.s[t], &st.x0[t]);
+            for i in 0..g.len() {
+                let gi = g[i];
+                dot += gi.to_f64() * (x0[i].to_f64() - x[i].to_f64());
+                m[i] = b1 * m[i] + c1 * gi;
+                v[i] = b2 * v[i] + c2 * (gi * gi);
+                s[i] = b3 * s[i] + c3 * gi;
+                s_l1 += s[i].to_f64().abs();
+                let denom = f(v[i].to_f64().sqrt()) + eps;
+                x[i] = x[i] * decay - step * div(m[i], denom);
+            }
+        }
+        st.numerator = beta3 * st.numerator + (1.0 - beta3) * gamma * d * d * dot;
+        let d_hat = if s_l1 > 0.0 { st.numerator / s_l1 } else { 0.0 };
+        st.d = d.max(d_hat);
+        st.step = k + 1;
+        Ok(StepReport {
+            step: k,
+            stepsize: gamma * d,
+            backend: self.kernels.backend(),
+            estimators: Estimators::Prodigy { d, d_hat },
+        })
+    }
+
+    fn layout(&self) -> &[usize] {
+        &self.layout
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.state.step
+    }
+
+    fn name(&self) -> &'static str {
+        "Prodigy"
+    }
+
+    fn state_bytes_per_parameter(&self) -> f64 {
+        4.0 * F::BYTES as f64
+    }
+}
+
+impl<F: Float> Stateful for Prodigy<F> {
+    type State = ProdigyState<F>;
+
+    fn state(&self) -> &ProdigyState<F> {
+        &self.state
+    }
+
+    fn set_state(&mut self, state: ProdigyState<F>) -> Result<()> {
+        let l = &self.layout;
+        if ![&state.m, &state.v, &state.s, &state.x0]
+            .iter()
+            .all(|b| fits_layout(l, b))
+        {
+            return Err(Error::IncompatibleState {
+                reason: "buffers do not match the layout",
+            });
+        }
+        self.state = state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two steps by hand. Step 0 (d = d_0 = 1e-6, γ = 1, x = x_0 so ⟨g, x_0 − x⟩ = 0):
+    /// m = 0.1 d g, v = 0.001 d² g², x_1 = x_0 − d·m/(sqrt(v) + dε) ≈ x_0 − d·0.1/sqrt(0.001)·sign(g),
+    /// r = 0 → d̂ = 0, d stays d_0. Step 1: r = (1 − √β2)·d²·⟨g_1, x_0 − x_1⟩ > 0 when g_1 ∥ g_0.
+    #[test]
+    fn two_steps_by_hand() {
+        let mut o = Prodigy::<f64>::new(ProdigyConfig::default(), &[1]).unwrap();
+        let mut x = [1.0];
+        let r = o.step_flat(&mut x, &[2.0], None).unwrap();
+        let d = 1e-6_f64;
+        let (m, v): (f64, f64) = (0.1 * d * 2.0, 0.001 * d * d * 4.0);
+        let x1 = 1.0 - d * m / (v.sqrt() + d * 1e-8);
+        assert!((x[0] - x1).abs() < 1e-18);
+        assert_eq!(r.estimators, Estimators::Prodigy { d, d_hat: 0.0 });
+        let r = o.step_flat(&mut x, &[2.0], None).unwrap();
+        let b3 = 0.999f64.sqrt();
+        let s = b3 * (1.0 - b3) * d * d * 2.0 + (1.0 - b3) * d * d * 2.0;
+        let num = (1.0 - b3) * d * d * 2.0 * (1.0 - x1);
+        let Estimators::Prodigy { d_hat, .. } = r.estimators else {
+            panic!()
+        };
+        assert!(
+            (d_hat - num / s).abs() <= 1e-12 * d_hat,
+            "{d_hat} vs {}",
+            num / s
+        );
+    }
+}
