@@ -1,0 +1,373 @@
+//! Command line, scheduling, tables and files of the reproduction run.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use signfree::{Bundled, LogisticRegression};
+
+use crate::plot::{self, Figure, Panel, Series};
+use crate::runner::{Loss, Method, Mode, RunResult, make_problem, run_method};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub steps: usize,
+    pub datasets: Vec<Bundled>,
+    pub methods: Vec<Method>,
+    pub losses: Vec<Loss>,
+    pub modes: Vec<Mode>,
+    pub out: PathBuf,
+    pub threads: usize,
+}
+
+pub const USAGE: &str = "\
+usage: reproduce [--quick] [--steps T] [--datasets a,b] [--methods m,n] [--losses logreg,nllsq]
+                 [--modes full,stochastic] [--out DIR] [--threads N]
+  --quick      T = 100 on mushrooms only (a smoke test in seconds)
+  datasets     mushrooms a9a w8a phishing heart_scale australian_scale breast-cancer_scale german.numer_scale
+  methods      sign-sgd-tuned sos alias-d alias-f alias-momentum alias-d-same-sample alias-adam
+               prodigy adamw-tuned";
+
+impl Options {
+    /// Parses the command line (without the program name).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut o = Options {
+            steps: 1000,
+            datasets: Bundled::PAPER.to_vec(),
+            methods: Method::ALL.to_vec(),
+            losses: vec![Loss::Logistic, Loss::Nllsq],
+            modes: vec![
+                Mode::Full,
+                Mode::Stochastic {
+                    batch: 128,
+                    seed: 2026,
+                },
+            ],
+            out: PathBuf::from("results"),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let mut args = args.into_iter();
+        while let Some(a) = args.next() {
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
+            };
+            match a.as_str() {
+                "--quick" => {
+                    o.steps = 100;
+                    o.datasets = vec![Bundled::Mushrooms];
+                }
+                "--steps" => o.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
+                "--threads" => {
+                    o.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?
+                }
+                "--out" => o.out = PathBuf::from(value()?),
+                "--datasets" => {
+                    o.datasets = value()?
+                        .split(',')
+                        .map(|s| {
+                            Bundled::from_name(s).ok_or(format!("unknown data set {s}\n{USAGE}"))
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                "--methods" => {
+                    o.methods = value()?
+                        .split(',')
+                        .map(|s| Method::from_name(s).ok_or(format!("unknown method {s}\n{USAGE}")))
+                        .collect::<Result<_, _>>()?
+                }
+                "--losses" => {
+                    o.losses = value()?
+                        .split(',')
+                        .map(|s| match s {
+                            "logreg" => Ok(Loss::Logistic),
+                            "nllsq" => Ok(Loss::Nllsq),
+                            _ => Err(format!("unknown loss {s}\n{USAGE}")),
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                "--modes" => {
+                    o.modes = value()?
+                        .split(',')
+                        .map(|s| match s {
+                            "full" => Ok(Mode::Full),
+                            "stochastic" => Ok(Mode::Stochastic {
+                                batch: 128,
+                                seed: 2026,
+                            }),
+                            _ => Err(format!("unknown mode {s}\n{USAGE}")),
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                "-h" | "--help" => return Err(USAGE.to_string()),
+                other => return Err(format!("unknown argument {other}\n{USAGE}")),
+            }
+        }
+        if o.steps < 2 || o.threads == 0 {
+            return Err(format!("--steps must be >= 2 and --threads >= 1\n{USAGE}"));
+        }
+        Ok(o)
+    }
+}
+
+/// All runs of one (loss, mode, data set).
+pub struct Block {
+    pub loss: Loss,
+    pub mode: Mode,
+    pub dataset: Bundled,
+    /// `f*`: Newton for logistic regression; the best value reached by any run for NLLSQ.
+    pub f_star: f64,
+    pub runs: Vec<RunResult>,
+}
+
+/// Runs everything, writes `out/`, prints the table; returns the blocks.
+pub fn run(o: &Options) -> Result<Vec<Block>, String> {
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    plot::register_font()?;
+    let started = Instant::now();
+    let mut jobs = Vec::new();
+    for &loss in &o.losses {
+        for &mode in &o.modes {
+            for &dataset in &o.datasets {
+                jobs.push((loss, mode, dataset));
+            }
+        }
+    }
+    let bars = MultiProgress::new();
+    let total = bars.add(ProgressBar::new((jobs.len() * o.methods.len()) as u64));
+    total.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
+    let done: Mutex<Vec<(usize, Block)>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..o.threads {
+            scope.spawn(|| {
+                loop {
+                    let Some((index, (loss, mode, dataset))) = queue.lock().expect("queue").pop()
+                    else {
+                        break;
+                    };
+                    match run_block(o, loss, mode, dataset, &total) {
+                        Ok(block) => done.lock().expect("results").push((index, block)),
+                        Err(e) => {
+                            *failure.lock().expect("failure") = Some(e);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    total.finish_and_clear();
+    if let Some(e) = failure.into_inner().expect("failure") {
+        return Err(e);
+    }
+    let mut blocks = done.into_inner().expect("results");
+    blocks.sort_by_key(|(i, _)| *i);
+    let blocks: Vec<Block> = blocks.into_iter().map(|(_, b)| b).collect();
+    for b in &blocks {
+        write_csvs(&o.out, b)?;
+    }
+    write_plots(&o.out, &blocks)?;
+    let table = table(&blocks);
+    print!("{table}");
+    std::fs::write(o.out.join("summary.md"), &table).map_err(|e| e.to_string())?;
+    println!(
+        "wall time {:.1} s; CSV files and plots in {}",
+        started.elapsed().as_secs_f64(),
+        o.out.display()
+    );
+    Ok(blocks)
+}
+
+fn run_block(
+    o: &Options,
+    loss: Loss,
+    mode: Mode,
+    dataset: Bundled,
+    bar: &ProgressBar,
+) -> Result<Block, String> {
+    let ctx = |e: signfree::Error| {
+        format!(
+            "{} {} {}: {e}",
+            loss.name(),
+            mode.name(),
+            dataset.file_name()
+        )
+    };
+    let problem = make_problem(dataset, loss).map_err(ctx)?;
+    let record_every = match mode {
+        Mode::Full => 1,
+        Mode::Stochastic { .. } => (o.steps / 200).max(1),
+    };
+    let mut runs = Vec::new();
+    for &method in &o.methods {
+        if method == Method::AliasDSameSample && mode == Mode::Full {
+            bar.inc(1); // identical to alias-d with full gradients
+            continue;
+        }
+        bar.set_message(format!(
+            "{} {} {} {}",
+            loss.name(),
+            mode.name(),
+            dataset.file_name(),
+            method.name()
+        ));
+        runs.push(run_method(problem.as_ref(), method, mode, o.steps, record_every).map_err(ctx)?);
+        bar.inc(1);
+    }
+    let f_star = match loss {
+        Loss::Logistic => {
+            let p = LogisticRegression::new(dataset.load().map_err(ctx)?, 1e-4).map_err(ctx)?;
+            p.reference_optimum().map_err(ctx)?.f_star
+        }
+        Loss::Nllsq => runs
+            .iter()
+            .flat_map(|r| r.trace.loss.iter().copied())
+            .fold(f64::INFINITY, f64::min),
+    };
+    Ok(Block {
+        loss,
+        mode,
+        dataset,
+        f_star,
+        runs,
+    })
+}
+
+fn stem(b: &Block) -> String {
+    format!(
+        "{}_{}_{}",
+        b.loss.name(),
+        b.mode.name(),
+        b.dataset.file_name()
+    )
+}
+
+fn write_csvs(out: &Path, b: &Block) -> Result<(), String> {
+    for r in &b.runs {
+        let mut csv = String::from("step,loss,gap,stepsize,grad_evals\n");
+        for i in 0..r.trace.step.len() {
+            let t = r.trace.step[i];
+            let _ = writeln!(
+                csv,
+                "{t},{:e},{:e},{:e},{}",
+                r.trace.loss[i],
+                r.trace.loss[i] - b.f_star,
+                r.trace.stepsize[i],
+                r.evals_at(t)
+            );
+        }
+        let path = out.join(format!("{}_{}.csv", stem(b), r.method.name()));
+        std::fs::write(&path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
+    let mut groups: Vec<(Loss, Mode)> = Vec::new();
+    for b in blocks {
+        if !groups.contains(&(b.loss, b.mode)) {
+            groups.push((b.loss, b.mode));
+        }
+    }
+    for (loss, mode) in groups {
+        let blocks: Vec<&Block> = blocks
+            .iter()
+            .filter(|b| b.loss == loss && b.mode == mode)
+            .collect();
+        let name = format!("{}_{}", loss.name(), mode.name());
+        let f_star_note = match loss {
+            Loss::Logistic => "f* from Newton",
+            Loss::Nllsq => "f* = best value reached by any run",
+        };
+        let panels = |x: &dyn Fn(&RunResult, usize) -> f64,
+                      y: &dyn Fn(&Block, &RunResult, usize) -> f64| {
+            blocks
+                .iter()
+                .map(|b| Panel {
+                    title: b.dataset.file_name().to_string(),
+                    series: b
+                        .runs
+                        .iter()
+                        .map(|r| Series {
+                            label: r.method.name().to_string(),
+                            points: (0..r.trace.step.len())
+                                .map(|i| (x(r, i), y(b, r, i)))
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let gap = |b: &Block, r: &RunResult, i: usize| (r.trace.loss[i] - b.f_star).max(1e-16);
+        let title = format!("{} ({}), {}", loss.name(), mode.name(), f_star_note);
+        plot::save(
+            &Figure {
+                title: &title,
+                x_label: "iteration",
+                y_label: "f(x) - f*",
+                panels: panels(&|r, i| r.trace.step[i] as f64, &gap),
+            },
+            &out.join(format!("{name}_gap_vs_iter")),
+        )?;
+        plot::save(
+            &Figure {
+                title: &format!("{title}; tuning cost included"),
+                x_label: "gradient evaluations",
+                y_label: "f(x) - f*",
+                panels: panels(
+                    &|r, i| (r.tuning_evals + r.trace.step[i] as u64) as f64,
+                    &gap,
+                ),
+            },
+            &out.join(format!("{name}_gap_vs_evals")),
+        )?;
+        plot::save(
+            &Figure {
+                title: &format!("{} ({}): stepsize", loss.name(), mode.name()),
+                x_label: "iteration",
+                y_label: "stepsize",
+                panels: panels(&|r, i| r.trace.step[i] as f64, &|_, r, i| {
+                    r.trace.stepsize[i]
+                }),
+            },
+            &out.join(format!("{name}_stepsize")),
+        )?;
+    }
+    Ok(())
+}
+
+/// The results as a Markdown table.
+pub fn table(blocks: &[Block]) -> String {
+    let mut s = String::from(
+        "| loss | mode | dataset | method | f(x_T) − f* | best ‖∇f‖₁ | grad evals | wall (s) | tuned γ |\n\
+         |---|---|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for b in blocks {
+        for r in &b.runs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.3e} | {:.3e} | {} | {:.2} | {} |",
+                b.loss.name(),
+                b.mode.name(),
+                b.dataset.file_name(),
+                r.method.name(),
+                r.final_loss() - b.f_star,
+                r.best_grad_l1(),
+                r.grad_evals,
+                r.wall.as_secs_f64(),
+                r.chosen_lr
+                    .map_or(String::from("–"), |g| format!("{g:.3e}")),
+            );
+        }
+    }
+    s
+}

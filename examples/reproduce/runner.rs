@@ -1,0 +1,374 @@
+//! Running every method on every problem and recording traces (shared with the quick test).
+
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use signfree::{
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled, Cost,
+    Gradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
+    SignSgd, SignSgdConfig, SosConfig, SosSignSgd, StochasticGradient,
+};
+
+/// A problem with every oracle the runs need.
+pub trait Objective: Cost + Gradient + StochasticGradient + Sync {}
+impl<T: Cost + Gradient + StochasticGradient + Sync> Objective for T {}
+
+/// Which loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Logistic regression with μ = 1e-4; f* from Newton.
+    Logistic,
+    /// Non-linear least squares; f* is the best value any run reached (stated as such).
+    Nllsq,
+}
+
+impl Loss {
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Logistic => "logreg",
+            Loss::Nllsq => "nllsq",
+        }
+    }
+}
+
+/// Full gradients or minibatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    Stochastic { batch: usize, seed: u64 },
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Stochastic { .. } => "stochastic",
+        }
+    }
+}
+
+/// The compared methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    SignSgdTuned,
+    Sos,
+    AliasD,
+    AliasF,
+    AliasMomentum,
+    /// ALIAS Option D in same-sample mode (stochastic runs only: 2 gradients per step).
+    AliasDSameSample,
+    AliasAdam,
+    Prodigy,
+    AdamWTuned,
+}
+
+impl Method {
+    pub const ALL: [Method; 9] = [
+        Method::SignSgdTuned,
+        Method::Sos,
+        Method::AliasD,
+        Method::AliasF,
+        Method::AliasMomentum,
+        Method::AliasDSameSample,
+        Method::AliasAdam,
+        Method::Prodigy,
+        Method::AdamWTuned,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::SignSgdTuned => "sign-sgd-tuned",
+            Method::Sos => "sos",
+            Method::AliasD => "alias-d",
+            Method::AliasF => "alias-f",
+            Method::AliasMomentum => "alias-momentum",
+            Method::AliasDSameSample => "alias-d-same-sample",
+            Method::AliasAdam => "alias-adam",
+            Method::Prodigy => "prodigy",
+            Method::AdamWTuned => "adamw-tuned",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+/// The tuning grid `γ = 2^{-k}`, `k = 0..15`.
+pub fn grid() -> impl Iterator<Item = f64> {
+    (0..=15).map(|k| 2f64.powi(-k))
+}
+
+/// One recorded trajectory.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// Iteration index of each record.
+    pub step: Vec<usize>,
+    /// Full objective `f(x_t)`.
+    pub loss: Vec<f64>,
+    /// `‖∇f(x_t)‖_1` (full gradient).
+    pub grad_l1: Vec<f64>,
+    /// The stepsize the optimizer applied at that step (NaN at the final record).
+    pub stepsize: Vec<f64>,
+}
+
+/// One method on one problem.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub method: Method,
+    pub trace: Trace,
+    /// Gradient evaluations including tuning (grid runs, SOS probes).
+    pub grad_evals: u64,
+    /// Gradient evaluations spent before the reported trajectory started (tuning).
+    pub tuning_evals: u64,
+    /// The chosen stepsize of grid-tuned methods and SOS.
+    pub chosen_lr: Option<f64>,
+    pub wall: Duration,
+}
+
+impl RunResult {
+    pub fn final_loss(&self) -> f64 {
+        *self.trace.loss.last().expect("non-empty trace")
+    }
+    /// Gradient evaluations spent when the reported trajectory reached step `t` (tuning included).
+    pub fn evals_at(&self, t: usize) -> u64 {
+        let steps = *self.trace.step.last().expect("non-empty trace") as u64;
+        self.tuning_evals + t as u64 * ((self.grad_evals - self.tuning_evals) / steps.max(1))
+    }
+
+    pub fn best_grad_l1(&self) -> f64 {
+        self.trace
+            .grad_l1
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Builds the problem for a data set.
+pub fn make_problem(set: Bundled, loss: Loss) -> signfree::Result<Box<dyn Objective>> {
+    let data = set.load()?;
+    Ok(match loss {
+        Loss::Logistic => Box::new(LogisticRegression::new(data, 1e-4)?),
+        Loss::Nllsq => Box::new(NonlinearLeastSquares::new(data)),
+    })
+}
+
+fn l1(v: &[f64]) -> f64 {
+    v.iter().map(|x| x.abs()).sum()
+}
+
+/// Runs `opt` for `steps` steps from 0, recording every `record_every` steps (and the end).
+/// Stochastic runs draw batches from `StdRng::seed_from_u64(seed)` and give the optimizer the
+/// minibatch loss; the recorded loss and gradient norm are always full (diagnostics, not counted).
+pub fn trajectory(
+    p: &dyn Objective,
+    opt: &mut dyn Optimizer<f64>,
+    mode: Mode,
+    steps: usize,
+    record_every: usize,
+) -> signfree::Result<Trace> {
+    let d = p.dim();
+    let (mut x, mut g, mut full) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+    let mut trace = Trace::default();
+    let mut batch = Vec::new();
+    let mut rng = match mode {
+        Mode::Stochastic { seed, .. } => StdRng::seed_from_u64(seed),
+        Mode::Full => StdRng::seed_from_u64(0),
+    };
+    let record = |t: usize, x: &[f64], full: &mut [f64], trace: &mut Trace| {
+        let loss = p.cost(x)?;
+        p.gradient(x, full)?;
+        trace.step.push(t);
+        trace.loss.push(loss);
+        trace.grad_l1.push(l1(full));
+        signfree::Result::Ok(loss)
+    };
+    for t in 0..steps {
+        let recording = t % record_every == 0;
+        let loss = match mode {
+            Mode::Full => {
+                let loss = if recording {
+                    record(t, &x, &mut g, &mut trace)?
+                } else {
+                    p.gradient(&x, &mut g)?;
+                    p.cost(&x)?
+                };
+                Some(loss)
+            }
+            Mode::Stochastic { batch: b, .. } => {
+                if recording {
+                    record(t, &x, &mut full, &mut trace)?;
+                }
+                p.stochastic_gradient(&x, &mut rng, b, &mut batch, &mut g)?;
+                Some(p.batch_cost(&x, &batch)?)
+            }
+        };
+        let report = opt.step_flat(&mut x, &g, loss)?;
+        if recording {
+            trace.stepsize.push(report.stepsize);
+        }
+    }
+    record(steps, &x, &mut full, &mut trace)?;
+    trace.stepsize.push(f64::NAN);
+    Ok(trace)
+}
+
+/// Minibatch ALIAS in same-sample mode: each step also evaluates the previous iterate on the
+/// current batch (two gradients per step).
+fn same_sample(
+    p: &dyn Objective,
+    opt: &mut AliasSignSgd<f64>,
+    batch_size: usize,
+    seed: u64,
+    steps: usize,
+    record_every: usize,
+) -> signfree::Result<Trace> {
+    let d = p.dim();
+    let (mut x, mut x_prev) = (vec![0.0; d], vec![0.0; d]);
+    let (mut g, mut h, mut full) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut batch, mut trace) = (Vec::new(), Trace::default());
+    for t in 0..=steps {
+        if t % record_every == 0 || t == steps {
+            trace.step.push(t);
+            trace.loss.push(p.cost(&x)?);
+            p.gradient(&x, &mut full)?;
+            trace.grad_l1.push(l1(&full));
+            if t == steps {
+                trace.stepsize.push(f64::NAN);
+                break;
+            }
+        }
+        p.stochastic_gradient(&x, &mut rng, batch_size, &mut batch, &mut g)?;
+        p.batch_gradient(&x_prev, &batch, &mut h)?;
+        let loss = p.batch_cost(&x, &batch)?;
+        x_prev.copy_from_slice(&x);
+        let report = opt.step_same_sample(&mut [&mut x], &[&g], &[&h], Some(loss))?;
+        if t % record_every == 0 {
+            trace.stepsize.push(report.stepsize);
+        }
+    }
+    Ok(trace)
+}
+
+/// Runs one method, including its tuning.
+pub fn run_method(
+    p: &dyn Objective,
+    method: Method,
+    mode: Mode,
+    steps: usize,
+    record_every: usize,
+) -> signfree::Result<RunResult> {
+    let start = Instant::now();
+    let d = p.dim();
+    let t = steps as u64;
+    let simple = |opt: &mut dyn Optimizer<f64>| trajectory(p, opt, mode, steps, record_every);
+    let (trace, grad_evals, tuning_evals, chosen_lr) = match method {
+        Method::SignSgdTuned | Method::AdamWTuned => {
+            let mut best: Option<(Trace, f64)> = None;
+            for lr in grid() {
+                let mut opt: Box<dyn Optimizer<f64>> = if method == Method::SignSgdTuned {
+                    Box::new(SignSgd::new(
+                        SignSgdConfig {
+                            lr,
+                            ..Default::default()
+                        },
+                        &[d],
+                    )?)
+                } else {
+                    let cfg = AdamWConfig {
+                        lr,
+                        weight_decay: 0.0,
+                        ..Default::default()
+                    };
+                    Box::new(AdamW::new(cfg, &[d])?)
+                };
+                let tr = trajectory(p, opt.as_mut(), mode, steps, record_every)?;
+                let f = *tr.loss.last().expect("non-empty");
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| f < *b.loss.last().expect("non-empty"))
+                {
+                    best = Some((tr, lr));
+                }
+            }
+            let (tr, lr) = best.expect("the grid is not empty");
+            let n = grid().count() as u64;
+            (tr, n * t, (n - 1) * t, Some(lr))
+        }
+        Method::Sos => {
+            let sos = SosSignSgd::new(SosConfig {
+                horizon: steps,
+                ..Default::default()
+            })?;
+            let out = match mode {
+                Mode::Full => sos.search(p, &vec![0.0; d])?,
+                Mode::Stochastic { batch, seed } => {
+                    sos.search_stochastic(p, &vec![0.0; d], batch, seed)?
+                }
+            };
+            // Replays Run(γ̂) only to record its trace (the same batches, by the same seed).
+            let mut opt = out.optimizer::<f64>(&[d])?;
+            let tr = simple(&mut opt)?;
+            (
+                tr,
+                out.gradient_evals,
+                out.gradient_evals - t,
+                Some(out.stepsize),
+            )
+        }
+        Method::AliasD => (
+            simple(&mut AliasSignSgd::new(AliasConfig::default(), &[d])?)?,
+            t,
+            0,
+            None,
+        ),
+        Method::AliasF => (
+            simple(&mut AliasSignSgd::new(AliasConfig::option_f(0.0), &[d])?)?,
+            t,
+            0,
+            None,
+        ),
+        Method::AliasMomentum => {
+            let cfg = AliasConfig {
+                momentum: Some(0.9),
+                ..Default::default()
+            };
+            (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
+        }
+        Method::AliasDSameSample => {
+            let mut opt = AliasSignSgd::new(AliasConfig::default(), &[d])?;
+            match mode {
+                Mode::Full => (simple(&mut opt)?, t, 0, None),
+                Mode::Stochastic { batch, seed } => (
+                    same_sample(p, &mut opt, batch, seed, steps, record_every)?,
+                    2 * t,
+                    0,
+                    None,
+                ),
+            }
+        }
+        Method::AliasAdam => (
+            simple(&mut AliasAdam::new(AliasAdamConfig::default(), &[d])?)?,
+            t,
+            0,
+            None,
+        ),
+        Method::Prodigy => (
+            simple(&mut Prodigy::new(ProdigyConfig::default(), &[d])?)?,
+            t,
+            0,
+            None,
+        ),
+    };
+    Ok(RunResult {
+        method,
+        trace,
+        grad_evals,
+        tuning_evals,
+        chosen_lr,
+        wall: start.elapsed(),
+    })
+}
