@@ -28,6 +28,16 @@ pub trait Gradient: Problem {
     fn gradient(&self, x: &[f64], out: &mut [f64]) -> Result<()>;
 }
 
+/// Function value and gradient at once: one pass over the data where the problem can fuse them
+/// (the linear models do), otherwise the two oracles in turn. Results equal the separate calls.
+pub trait CostGradient: Cost + Gradient {
+    /// Writes `∇f(x)` into `out` and returns `f(x)`.
+    fn cost_and_gradient(&self, x: &[f64], out: &mut [f64]) -> Result<f64> {
+        self.gradient(x, out)?;
+        self.cost(x)
+    }
+}
+
 /// A finite sum `f = (1/n) Σ_i f_i (+ a deterministic regulariser)` with minibatch oracles.
 ///
 /// Batches are lists of sample indices owned by the caller; [`StochasticGradient::sample_batch`]
@@ -200,6 +210,14 @@ impl<P: Gradient> Gradient for Counted<P> {
     fn gradient(&self, x: &[f64], out: &mut [f64]) -> Result<()> {
         bump(&self.gradients, 1);
         self.inner.gradient(x, out)
+    }
+}
+
+impl<P: CostGradient> CostGradient for Counted<P> {
+    fn cost_and_gradient(&self, x: &[f64], out: &mut [f64]) -> Result<f64> {
+        bump(&self.costs, 1);
+        bump(&self.gradients, 1);
+        self.inner.cost_and_gradient(x, out)
     }
 }
 

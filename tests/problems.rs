@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use signfree::{
-    Bundled, Cost, Counted, Dataset, Gradient, LibsvmOptions, LogisticRegression,
+    Bundled, Cost, CostGradient, Counted, Dataset, Gradient, LibsvmOptions, LogisticRegression,
     NonlinearLeastSquares, Problem, Quadratic, Rosenbrock, StochasticGradient, Storage,
 };
 
@@ -82,6 +82,15 @@ proptest! {
             prop_assert!((a - b).abs() <= 1e-15 * (1.0 + a.abs()));
         }
         prop_assert_eq!(p.cost(&x).unwrap(), p.batch_cost(&x, &all).unwrap());
+        // The fused oracle is bit-identical to the separate ones.
+        let f = p.cost_and_gradient(&x, &mut g2).unwrap();
+        prop_assert_eq!(f, p.cost(&x).unwrap());
+        prop_assert_eq!(&g1, &g2);
+        let q = NonlinearLeastSquares::new(heart(Storage::Dense));
+        let f = q.cost_and_gradient(&x, &mut g2).unwrap();
+        q.gradient(&x, &mut g1).unwrap();
+        prop_assert_eq!(f, q.cost(&x).unwrap());
+        prop_assert_eq!(&g1, &g2);
     }
 }
 

@@ -5,14 +5,14 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled, Cost,
-    Gradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
+    CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
     SignSgd, SignSgdConfig, SosConfig, SosSignSgd, StochasticGradient,
 };
 
 /// A problem with every oracle the runs need.
-pub trait Objective: Cost + Gradient + StochasticGradient + Sync {}
-impl<T: Cost + Gradient + StochasticGradient + Sync> Objective for T {}
+pub trait Objective: CostGradient + StochasticGradient + Sync {}
+impl<T: CostGradient + StochasticGradient + Sync> Objective for T {}
 
 /// Which loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,15 +159,19 @@ fn l1(v: &[f64]) -> f64 {
     v.iter().map(|x| x.abs()).sum()
 }
 
-/// Runs `opt` for `steps` steps from 0, recording every `record_every` steps (and the end).
-/// Stochastic runs draw batches from `StdRng::seed_from_u64(seed)` and give the optimizer the
-/// minibatch loss; the recorded loss and gradient norm are always full (diagnostics, not counted).
+/// Runs `opt` for `steps` steps from 0.
+///
+/// With `record_every = Some(k)` the full loss and `‖∇f‖_1` are recorded every `k` steps and at
+/// the end (diagnostics, not counted); with `None` only `f(x_T)` is (for grid runs, which are
+/// replayed with recording once the best stepsize is known). Full-batch runs hand the optimizer
+/// the full loss, computed with the gradient in one pass; stochastic runs draw batches from
+/// `StdRng::seed_from_u64(seed)` and hand it the minibatch loss.
 pub fn trajectory(
     p: &dyn Objective,
     opt: &mut dyn Optimizer<f64>,
     mode: Mode,
     steps: usize,
-    record_every: usize,
+    record_every: Option<usize>,
 ) -> signfree::Result<Trace> {
     let d = p.dim();
     let (mut x, mut g, mut full) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
@@ -177,29 +181,29 @@ pub fn trajectory(
         Mode::Stochastic { seed, .. } => StdRng::seed_from_u64(seed),
         Mode::Full => StdRng::seed_from_u64(0),
     };
-    let record = |t: usize, x: &[f64], full: &mut [f64], trace: &mut Trace| {
-        let loss = p.cost(x)?;
-        p.gradient(x, full)?;
+    let push = |trace: &mut Trace, t: usize, loss: f64, grad: &[f64]| {
         trace.step.push(t);
         trace.loss.push(loss);
-        trace.grad_l1.push(l1(full));
-        signfree::Result::Ok(loss)
+        trace.grad_l1.push(l1(grad));
     };
     for t in 0..steps {
-        let recording = t % record_every == 0;
+        let recording = record_every.is_some_and(|k| t % k == 0);
         let loss = match mode {
-            Mode::Full => {
-                let loss = if recording {
-                    record(t, &x, &mut g, &mut trace)?
-                } else {
-                    p.gradient(&x, &mut g)?;
-                    p.cost(&x)?
-                };
+            Mode::Full if record_every.is_some() => {
+                let loss = p.cost_and_gradient(&x, &mut g)?;
+                if recording {
+                    push(&mut trace, t, loss, &g);
+                }
                 Some(loss)
+            }
+            Mode::Full => {
+                p.gradient(&x, &mut g)?;
+                None
             }
             Mode::Stochastic { batch: b, .. } => {
                 if recording {
-                    record(t, &x, &mut full, &mut trace)?;
+                    let loss = p.cost_and_gradient(&x, &mut full)?;
+                    push(&mut trace, t, loss, &full);
                 }
                 p.stochastic_gradient(&x, &mut rng, b, &mut batch, &mut g)?;
                 Some(p.batch_cost(&x, &batch)?)
@@ -210,7 +214,8 @@ pub fn trajectory(
             trace.stepsize.push(report.stepsize);
         }
     }
-    record(steps, &x, &mut full, &mut trace)?;
+    let loss = p.cost_and_gradient(&x, &mut full)?;
+    push(&mut trace, steps, loss, &full);
     trace.stepsize.push(f64::NAN);
     Ok(trace)
 }
@@ -233,8 +238,7 @@ fn same_sample(
     for t in 0..=steps {
         if t % record_every == 0 || t == steps {
             trace.step.push(t);
-            trace.loss.push(p.cost(&x)?);
-            p.gradient(&x, &mut full)?;
+            trace.loss.push(p.cost_and_gradient(&x, &mut full)?);
             trace.grad_l1.push(l1(&full));
             if t == steps {
                 trace.stepsize.push(f64::NAN);
@@ -264,12 +268,11 @@ pub fn run_method(
     let start = Instant::now();
     let d = p.dim();
     let t = steps as u64;
-    let simple = |opt: &mut dyn Optimizer<f64>| trajectory(p, opt, mode, steps, record_every);
+    let simple = |opt: &mut dyn Optimizer<f64>| trajectory(p, opt, mode, steps, Some(record_every));
     let (trace, grad_evals, tuning_evals, chosen_lr) = match method {
         Method::SignSgdTuned | Method::AdamWTuned => {
-            let mut best: Option<(Trace, f64)> = None;
-            for lr in grid() {
-                let mut opt: Box<dyn Optimizer<f64>> = if method == Method::SignSgdTuned {
+            let make = |lr: f64| -> signfree::Result<Box<dyn Optimizer<f64>>> {
+                Ok(if method == Method::SignSgdTuned {
                     Box::new(SignSgd::new(
                         SignSgdConfig {
                             lr,
@@ -284,17 +287,19 @@ pub fn run_method(
                         ..Default::default()
                     };
                     Box::new(AdamW::new(cfg, &[d])?)
-                };
-                let tr = trajectory(p, opt.as_mut(), mode, steps, record_every)?;
+                })
+            };
+            // Every grid point runs once (final value only); the best is replayed with recording.
+            let mut best = (f64::INFINITY, f64::NAN);
+            for lr in grid() {
+                let tr = trajectory(p, make(lr)?.as_mut(), mode, steps, None)?;
                 let f = *tr.loss.last().expect("non-empty");
-                if best
-                    .as_ref()
-                    .is_none_or(|(b, _)| f < *b.loss.last().expect("non-empty"))
-                {
-                    best = Some((tr, lr));
+                if f < best.0 {
+                    best = (f, lr);
                 }
             }
-            let (tr, lr) = best.expect("the grid is not empty");
+            let lr = if best.1.is_nan() { 1.0 } else { best.1 };
+            let tr = simple(make(lr)?.as_mut())?;
             let n = grid().count() as u64;
             (tr, n * t, (n - 1) * t, Some(lr))
         }

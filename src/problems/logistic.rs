@@ -1,9 +1,11 @@
 //! ℓ2-regularised logistic regression, with a Newton reference solver for `f*`.
 
 use super::libsvm::Dataset;
-use super::linear::{MarginLoss, mean_gradient, mean_loss, sigmoid, softplus};
+use super::linear::{
+    MarginLoss, mean_gradient, mean_loss, mean_loss_and_gradient, sigmoid, softplus,
+};
 use crate::error::{Error, Result};
-use crate::problem::{Cost, Gradient, Problem, StochasticGradient};
+use crate::problem::{Cost, CostGradient, Gradient, Problem, StochasticGradient};
 
 struct Logistic;
 
@@ -229,6 +231,12 @@ impl Cost for LogisticRegression {
 impl Gradient for LogisticRegression {
     fn gradient(&self, x: &[f64], out: &mut [f64]) -> Result<()> {
         mean_gradient::<Logistic>(&self.data, self.mu, x, None, out)
+    }
+}
+
+impl CostGradient for LogisticRegression {
+    fn cost_and_gradient(&self, x: &[f64], out: &mut [f64]) -> Result<f64> {
+        mean_loss_and_gradient::<Logistic>(&self.data, self.mu, x, out)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Non-linear least squares with a logistic link (the paper's second convex-like test).
 
 use super::libsvm::Dataset;
-use super::linear::{MarginLoss, mean_gradient, mean_loss, sigmoid};
+use super::linear::{MarginLoss, mean_gradient, mean_loss, mean_loss_and_gradient, sigmoid};
 use crate::error::Result;
-use crate::problem::{Cost, Gradient, Problem, StochasticGradient};
+use crate::problem::{Cost, CostGradient, Gradient, Problem, StochasticGradient};
 
 struct SquaredSigmoid;
 
@@ -56,6 +56,12 @@ impl Cost for NonlinearLeastSquares {
 impl Gradient for NonlinearLeastSquares {
     fn gradient(&self, x: &[f64], out: &mut [f64]) -> Result<()> {
         mean_gradient::<SquaredSigmoid>(&self.data, 0.0, x, None, out)
+    }
+}
+
+impl CostGradient for NonlinearLeastSquares {
+    fn cost_and_gradient(&self, x: &[f64], out: &mut [f64]) -> Result<f64> {
+        mean_loss_and_gradient::<SquaredSigmoid>(&self.data, 0.0, x, out)
     }
 }
 

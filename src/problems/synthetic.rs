@@ -1,7 +1,7 @@
 //! Closed-form test problems: a separable quadratic and the Rosenbrock function.
 
 use crate::error::{Error, Result};
-use crate::problem::{Cost, Gradient, Problem, check_dims};
+use crate::problem::{Cost, CostGradient, Gradient, Problem, check_dims};
 
 /// The separable quadratic `f(x) = ½ Σ_i h_i (x_i − c_i)²`, `h_i > 0`.
 ///
@@ -82,6 +82,8 @@ impl Gradient for Quadratic {
     }
 }
 
+impl CostGradient for Quadratic {}
+
 /// The Rosenbrock function `f(x) = Σ_{i<d−1} [100 (x_{i+1} − x_i²)² + (1 − x_i)²]`, `d ≥ 2`.
 ///
 /// Minimiser `(1, …, 1)`, `f* = 0`; non-convex.
@@ -127,6 +129,8 @@ impl Gradient for Rosenbrock {
         Ok(())
     }
 }
+
+impl CostGradient for Rosenbrock {}
 
 #[cfg(test)]
 mod tests {
