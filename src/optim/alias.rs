@@ -71,6 +71,12 @@ pub struct AliasRule {
     pub max_stepsize: Option<f64>,
     /// Warm-up steps with a scheduled stepsize; `None` by default.
     pub warmup: Option<Warmup>,
+    /// `k ≥ 1`: refresh `γ` and sample the estimators only every `k` steps, from differences
+    /// over the window (`‖g_t − g_{t−k}‖_1 / ‖x_t − x_{t−k}‖_∞`, gap increment
+    /// `⟨g_t, x_{t−k} − x_t⟩`, the convex lower bound on `f(x_{t−k}) − f(x_t)`); `γ` is constant
+    /// in between. Default 1 (every step, the paper's method). The reference code's `update_gap`;
+    /// supported by [`AliasSignSgd`].
+    pub update_gap: u64,
 }
 
 impl Default for AliasRule {
@@ -82,6 +88,7 @@ impl Default for AliasRule {
             lr: 1.0,
             max_stepsize: None,
             warmup: None,
+            update_gap: 1,
         }
     }
 }
@@ -103,13 +110,15 @@ pub struct AliasScalars {
     pub prev_move: f64,
 }
 
-/// What a variant measured at step `t ≥ 1` for the rule.
+/// What a variant measured at a refresh step `t ≥ 1` for the rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Sample {
     /// `‖g_t − g_{t−1}‖_1` (or the sign-only estimate `max(0, ‖g_{t−1}‖_1 − ⟨g_t, sign g_{t−1}⟩)`).
     pub smoothness_numerator: f64,
-    /// `⟨g_t, u_{t−1}⟩`.
-    pub direction_dot: f64,
+    /// `‖x_t − x_{t−1}‖_∞`, the denominator (measured).
+    pub move_inf: f64,
+    /// The gap increment `γ_{t−1}⟨g_t, u_{t−1}⟩` (Option D).
+    pub gap_increment: f64,
 }
 
 /// The rule's decision for one step: the stepsize and the scalars to commit after the update.
@@ -171,6 +180,9 @@ impl AliasRule {
         if let Some(l0) = self.initial_smoothness {
             positive("initial_smoothness", l0)?;
         }
+        if self.update_gap == 0 {
+            return Err(Error::invalid(owner, "update_gap", 0, "an integer >= 1"));
+        }
         positive("probe", self.probe)?;
         positive("lr", self.lr)?;
         if let Some(cap) = self.max_stepsize {
@@ -181,6 +193,13 @@ impl AliasRule {
             w.schedule.validate(owner)?;
         }
         Ok(())
+    }
+
+    /// Whether step `t` refreshes `γ` and samples the estimators (always during warm-up and
+    /// with `update_gap = 1`).
+    pub(crate) fn is_refresh(&self, t: u64) -> bool {
+        let start = self.warmup.map_or(0, |w| w.steps);
+        t < start || (t - start) % self.update_gap == 0
     }
 
     /// Decides `γ_t` from the current scalars, this step's sample (absent at `t = 0`) and loss.
@@ -203,6 +222,20 @@ impl AliasRule {
             return Ok(Decision {
                 gamma,
                 phase: AliasPhase::Warmup,
+                scalars: next,
+                last_smoothness,
+            });
+        }
+        if !self.is_refresh(t) {
+            let phase = if next.smoothness_sum > 0.0 {
+                AliasPhase::Adaptive
+            } else {
+                AliasPhase::Probe
+            };
+            let gamma = scalars.prev_stepsize;
+            return Ok(Decision {
+                gamma,
+                phase,
                 scalars: next,
                 last_smoothness,
             });
@@ -235,13 +268,13 @@ impl AliasRule {
             }
         }
         if let Some(sample) = sample {
-            if scalars.prev_move > 0.0 {
-                let r = sample.smoothness_numerator / scalars.prev_move;
+            if sample.move_inf > 0.0 {
+                let r = sample.smoothness_numerator / sample.move_inf;
                 next.smoothness_sum += r;
                 last_smoothness = Some(r);
             }
             if let AliasStepsize::GapEstimate { .. } = self.stepsize {
-                next.gap_sum += scalars.prev_stepsize * sample.direction_dot;
+                next.gap_sum += sample.gap_increment;
                 next.gap = next.gap.max(next.gap_sum);
             }
         }
@@ -329,6 +362,9 @@ pub struct AliasState<F> {
     pub prev_grad: Vec<Vec<F>>,
     /// `m_{t−1}` per tensor (empty without momentum).
     pub momentum: Vec<Vec<F>>,
+    /// `x` at the last refresh step per tensor (empty unless `update_gap > 1`; then
+    /// `prev_grad` holds the gradient of that step).
+    pub anchor: Vec<Vec<F>>,
 }
 
 /// ALIAS Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` with a tuning-free `γ_t` (spec section 2).
@@ -436,6 +472,11 @@ impl<F: Float> AliasSignSgd<F> {
             } else {
                 Vec::new()
             },
+            anchor: if config.rule.update_gap > 1 {
+                buffers()
+            } else {
+                Vec::new()
+            },
         };
         Ok(Self {
             config,
@@ -489,9 +530,12 @@ impl<F: Float> AliasSignSgd<F> {
         check_step_shapes(&self.layout, params, grads, loss, t)?;
         let st = &self.state;
 
-        // Pass 1 (t ≥ 1): ‖g_t − g_{t−1}‖_1 and ⟨g_t, u_{t−1}⟩ over all tensors, fused with the
-        // finiteness check. At t = 0 there is nothing to compare, so check alone.
-        let sample = if t == 0 {
+        // Pass 1 (refresh steps, t ≥ 1): ‖g_t − g_{t−1}‖_1 and ⟨g_t, u_{t−1}⟩ over all tensors,
+        // fused with the finiteness check. Otherwise check alone.
+        let rule = &self.config.rule;
+        let refresh = rule.is_refresh(t);
+        let windowed = !st.anchor.is_empty();
+        let sample = if t == 0 || !refresh {
             check_finite(grads, t)?;
             None
         } else {
@@ -507,35 +551,58 @@ impl<F: Float> AliasSignSgd<F> {
             if !finite {
                 check_finite(grads, t)?;
             }
-            Some(Sample {
-                smoothness_numerator: diff_l1,
-                direction_dot: dot,
+            Some(if windowed {
+                let (mut move_inf, mut gap) = (0.0_f64, 0.0_f64);
+                for ((g, x), anchor) in grads.iter().zip(params.iter()).zip(&st.anchor) {
+                    let (m, d) = window_stats(g, x, anchor);
+                    move_inf = move_inf.max(m);
+                    gap += d;
+                }
+                Sample {
+                    smoothness_numerator: diff_l1,
+                    move_inf,
+                    gap_increment: gap,
+                }
+            } else {
+                Sample {
+                    smoothness_numerator: diff_l1,
+                    move_inf: st.scalars.prev_move,
+                    gap_increment: st.scalars.prev_stepsize * dot,
+                }
             })
         };
         let kernels = self.kernels;
-        let decision = self
-            .config
-            .rule
-            .decide(OWNER, t, &st.scalars, sample, loss, || {
-                params
-                    .iter()
-                    .map(|p| kernels.inf_norm(p))
-                    .fold(0.0, f64::max)
-            })?;
+        let decision = rule.decide(OWNER, t, &st.scalars, sample, loss, || {
+            params
+                .iter()
+                .map(|p| kernels.inf_norm(p))
+                .fold(0.0, f64::max)
+        })?;
 
-        // Pass 2: the update, storing g_t for the next step and measuring ‖x_{t+1} − x_t‖_∞.
+        // Pass 2: the update; on refresh steps it also stores g_t (and, windowed, x_t) for the
+        // next sample and measures ‖x_{t+1} − x_t‖_∞.
         let gamma = decision.gamma;
         let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
         let gamma_f = F::from_f64(gamma);
         let st = &mut self.state;
+        if refresh && windowed {
+            for (anchor, x) in st.anchor.iter_mut().zip(params.iter()) {
+                anchor.copy_from_slice(x);
+            }
+        }
         let mut moved = 0.0_f64;
-        match self.config.momentum {
-            None => {
+        match (self.config.momentum, refresh) {
+            (None, true) => {
                 for ((x, g), store) in params.iter_mut().zip(grads).zip(&mut st.prev_grad) {
                     moved = moved.max(kernels.sign_step_store(x, g, store, gamma_f, decay));
                 }
             }
-            Some(beta) => {
+            (None, false) => {
+                for (x, g) in params.iter_mut().zip(grads) {
+                    kernels.sign_step(x, g, gamma_f, decay);
+                }
+            }
+            (Some(beta), true) => {
                 let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
                 for (((x, m), g), store) in params
                     .iter_mut()
@@ -548,11 +615,29 @@ impl<F: Float> AliasSignSgd<F> {
                     moved = moved.max(step);
                 }
             }
+            (Some(beta), false) => {
+                let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
+                for ((x, m), g) in params.iter_mut().zip(&mut st.momentum).zip(grads) {
+                    kernels.momentum_sign_step(x, m, g, b, omb, gamma_f, decay);
+                }
+            }
         }
         st.step = t + 1;
         decision.commit(&mut st.scalars, moved);
         Ok(decision.report(&self.config.rule, t, kernels.backend()))
     }
+}
+
+/// `(‖x − anchor‖_∞, ⟨g, anchor − x⟩)` in `f64`: the window's denominator and gap increment
+/// (only with `update_gap > 1`).
+fn window_stats<F: Float>(g: &[F], x: &[F], anchor: &[F]) -> (f64, f64) {
+    let (mut move_inf, mut dot) = (0.0_f64, 0.0_f64);
+    for ((&gi, &xi), &ai) in g.iter().zip(x).zip(anchor) {
+        let delta = ai.to_f64() - xi.to_f64();
+        move_inf = move_inf.max(delta.abs());
+        dot += gi.to_f64() * delta;
+    }
+    (move_inf, dot)
 }
 
 impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
@@ -583,7 +668,9 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 
     fn state_bytes_per_parameter(&self) -> f64 {
-        let buffers = 1 + usize::from(self.config.momentum.is_some());
+        let buffers = 1
+            + usize::from(self.config.momentum.is_some())
+            + usize::from(self.config.rule.update_gap > 1);
         (buffers * F::BYTES) as f64
     }
 }
@@ -610,6 +697,13 @@ impl<F: Float> Stateful for AliasSignSgd<F> {
         {
             return Err(Error::IncompatibleState {
                 reason: "momentum buffers do not match the layout and momentum setting",
+            });
+        }
+        if (self.config.rule.update_gap > 1) == state.anchor.is_empty()
+            || (!state.anchor.is_empty() && !fits(&state.anchor))
+        {
+            return Err(Error::IncompatibleState {
+                reason: "anchor buffers do not match the layout and update_gap setting",
             });
         }
         self.state = state;
@@ -819,6 +913,46 @@ mod tests {
         o.step_flat(&mut x, &[1.0, 0.0], Some(1.0)).unwrap();
         assert_eq!(x, [1.0, 0.0]);
         assert_eq!(o.state().scalars.prev_move, 3.0);
+    }
+
+    /// update_gap = 3 on f(x) = x² (g = 2x, so every smoothness sample is exactly 2) with
+    /// Option F, L_0 = 2, f(x_0) = 110.25: γ = sqrt(f_0/2) for steps 0–2, sqrt(f_0/4) for 3–5,
+    /// sqrt(f_0/6) at 6.
+    #[test]
+    fn update_gap_refreshes_every_k_steps() {
+        let rule = AliasRule {
+            initial_smoothness: Some(2.0),
+            update_gap: 3,
+            ..AliasRule::option_f(0.0)
+        };
+        let mut o = AliasSignSgd::<f64>::new(
+            AliasConfig {
+                rule,
+                ..Default::default()
+            },
+            &[1],
+        )
+        .unwrap();
+        let mut x = [10.5];
+        let mut gammas = Vec::new();
+        for t in 0..7 {
+            let g = [2.0 * x[0]];
+            let loss = (t == 0).then_some(110.25);
+            gammas.push(o.step_flat(&mut x, &g, loss).unwrap().stepsize);
+        }
+        // γ_0 = sqrt(110.25/2) ≈ 7.42: x oscillates 10.5 → 3.08 → −4.34 → 3.08 (anchor at t = 3,
+        // S = 2 + 2) → −2.17 → 3.08 → −2.17 (t = 6: x_6 ≠ x_3, S = 6): no coordinate sits at 0.
+        let (a, b, c) = (
+            (110.25f64 / 2.0).sqrt(),
+            (110.25f64 / 4.0).sqrt(),
+            (110.25f64 / 6.0).sqrt(),
+        );
+        let expected = [a, a, a, b, b, b, c];
+        for (g, e) in gammas.iter().zip(expected) {
+            assert!((g - e).abs() <= 1e-14 * e, "{gammas:?}");
+        }
+        assert!((o.state().scalars.smoothness_sum - 6.0).abs() < 1e-12);
+        assert_eq!(o.state_bytes_per_parameter(), 16.0);
     }
 
     #[test]

@@ -107,6 +107,14 @@ impl<F: Float> AliasAdam<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: AliasAdamConfig, layout: &[usize]) -> Result<Self> {
         config.rule.validate(OWNER)?;
+        if config.rule.update_gap != 1 {
+            return Err(Error::invalid(
+                OWNER,
+                "update_gap",
+                config.rule.update_gap,
+                "1 (AliasAdam has no windowed mode)",
+            ));
+        }
         validate_adam(OWNER, config.beta1, config.beta2, config.eps)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
@@ -162,7 +170,8 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
             }
             Some(Sample {
                 smoothness_numerator: diff,
-                direction_dot: dot,
+                move_inf: st.scalars.prev_move,
+                gap_increment: st.scalars.prev_stepsize * dot,
             })
         };
         let kernels = self.kernels;
