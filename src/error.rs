@@ -94,6 +94,10 @@ pub enum Error {
         budget: usize,
     },
 
+    /// A checkpoint could not be read or does not belong to this optimizer.
+    #[error("checkpoint: {0}")]
+    Checkpoint(CheckpointError),
+
     /// A data file is malformed.
     #[error("{}:{line}:{column}: {kind}", file.display())]
     Parse {
@@ -167,6 +171,52 @@ pub enum ParseErrorKind {
         first: f64,
         /// The second label seen.
         second: f64,
+    },
+}
+
+/// Why a checkpoint was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// Not a signfree checkpoint.
+    #[error("not a signfree checkpoint (format `{found}`)")]
+    Format {
+        /// The format field found.
+        found: String,
+    },
+    /// Written by another format version.
+    #[error("format version {found} is not supported (this build reads version {supported})")]
+    Version {
+        /// The version found.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// Written by another optimizer type.
+    #[error("checkpoint of `{found}`, not `{expected}`")]
+    Optimizer {
+        /// The optimizer named in the checkpoint.
+        found: String,
+        /// The optimizer restoring it.
+        expected: &'static str,
+    },
+    /// Written for another element type.
+    #[error("element type `{found}`, expected `{expected}`")]
+    Dtype {
+        /// The type named in the checkpoint.
+        found: String,
+        /// The type restoring it.
+        expected: &'static str,
+    },
+    /// The text is not valid checkpoint JSON.
+    #[error("malformed at line {line}, column {column}: {message}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's description.
+        message: String,
     },
 }
 

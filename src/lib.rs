@@ -5,6 +5,8 @@
 #![deny(unsafe_code)]
 
 pub mod bundled;
+#[cfg(feature = "serde")]
+pub mod checkpoint;
 pub mod error;
 pub mod float;
 pub mod kernels;
@@ -15,7 +17,9 @@ pub mod problems;
 pub mod schedule;
 
 pub use bundled::Bundled;
-pub use error::{Error, ParseErrorKind, Result};
+#[cfg(feature = "serde")]
+pub use checkpoint::{Checkpoint, Checkpointable};
+pub use error::{CheckpointError, Error, ParseErrorKind, Result};
 pub use float::Float;
 pub use kernels::Backend;
 pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 /// A multiplier on the base stepsize as a function of the step index `t` (counted from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Schedule {
     /// `γ_t = γ_0`.
     #[default]

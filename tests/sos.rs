@@ -18,7 +18,7 @@ fn closed_form(h: &[f64], a: &[f64], gamma: f64, horizon: usize) -> (f64, f64, f
         let e_k = a - k as f64 * gamma;
         if t <= k {
             a - t as f64 * gamma
-        } else if (t - k) % 2 == 0 {
+        } else if (t - k).is_multiple_of(2) {
             e_k
         } else {
             e_k - gamma

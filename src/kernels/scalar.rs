@@ -48,6 +48,20 @@ pub fn sign_step<F: Float>(x: &mut [F], g: &[F], gamma: F, decay: F) {
     }
 }
 
+/// `x[i] ← x[i] + s·g[i]` (no fused multiply-add: the product and the sum each round once).
+///
+/// Not an optimizer step: the streaming loop with the same memory traffic as [`sign_step`]
+/// (read `x` and `g`, write `x`), which the benchmarks use as the memory roofline.
+///
+/// # Panics
+/// If `x` and `g` differ in length.
+pub fn axpy<F: Float>(x: &mut [F], g: &[F], s: F) {
+    assert_eq!(x.len(), g.len(), "axpy: length mismatch");
+    for (xi, &gi) in x.iter_mut().zip(g) {
+        *xi = *xi + s * gi;
+    }
+}
+
 /// Momentum sign step (Signum): `m ← β·m + (1−β)·g`, then `x ← x·decay − γ·sign(m)`.
 ///
 /// `one_minus_beta` is passed in so that the caller rounds `1 − β` once.

@@ -13,6 +13,7 @@ const OWNER: &str = "AdamW";
 
 /// Configuration of [`AdamW`]; defaults are PyTorch's.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AdamWConfig {
     /// `γ`, the base stepsize (default 1e-3).
     pub lr: f64,
@@ -43,6 +44,7 @@ impl Default for AdamWConfig {
 
 /// Everything in an [`AdamW`] that changes between steps.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AdamWState<F> {
     /// Steps taken.
     pub step: u64,

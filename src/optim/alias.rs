@@ -15,6 +15,7 @@ use crate::schedule::Schedule;
 
 /// The numerator of ALIAS's stepsize `γ_t = sqrt(numerator / S)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AliasStepsize {
     /// **Option D**: the gap estimate `d = max(d_0, d̃)`, `d̃ = Σ γ_{t−1}⟨g_t, u_{t−1}⟩`;
     /// needs no function values. `d0: None` uses `10⁻⁶ · f(x_0)` when the first step gets a
@@ -40,6 +41,7 @@ impl Default for AliasStepsize {
 /// Plain (unscaled-direction) steps before ALIAS takes over (the reference code's
 /// `warmup_steps`).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Warmup {
     /// `w`: steps `0..w` are warm-up steps; ALIAS's sums start at step `w`.
     pub steps: u64,
@@ -57,6 +59,7 @@ pub struct Warmup {
 /// `d̃ ← d̃ + γ_{t−1} b_t`, `d ← max(d, d̃)`; then `γ_t = lr · sqrt(numerator / S)`, capped at
 /// `γ_max`. Everything off by default gives the paper's method.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasRule {
     /// Option D (default) or Option F.
     pub stepsize: AliasStepsize,
@@ -95,6 +98,7 @@ impl Default for AliasRule {
 
 /// The scalar part of every ALIAS variant's state: O(1) numbers, no history.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasScalars {
     /// `S`, the running sum of local smoothness samples `r_{t−1}` (starts at `L_0` or 0).
     pub smoothness_sum: f64,
@@ -108,6 +112,31 @@ pub struct AliasScalars {
     pub prev_stepsize: f64,
     /// `‖x_t − x_{t−1}‖_∞`, measured by the previous step's update pass.
     pub prev_move: f64,
+}
+
+impl AliasScalars {
+    /// Rejects values no run can produce (negative sums or moves, non-finite numbers), so a
+    /// corrupted checkpoint cannot poison later steps.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let s = self;
+        let ok = s.smoothness_sum.is_finite()
+            && s.smoothness_sum >= 0.0
+            && s.gap_sum.is_finite()
+            && s.gap.is_finite()
+            && s.gap >= 0.0
+            && s.initial_loss.is_none_or(f64::is_finite)
+            && s.prev_stepsize.is_finite()
+            && s.prev_stepsize >= 0.0
+            && s.prev_move.is_finite()
+            && s.prev_move >= 0.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::IncompatibleState {
+                reason: "ALIAS scalars out of range (negative or non-finite)",
+            })
+        }
+    }
 }
 
 /// What a variant measured at a refresh step `t ≥ 1` for the rule.
@@ -199,7 +228,7 @@ impl AliasRule {
     /// with `update_gap = 1`).
     pub(crate) fn is_refresh(&self, t: u64) -> bool {
         let start = self.warmup.map_or(0, |w| w.steps);
-        t < start || (t - start) % self.update_gap == 0
+        t < start || (t - start).is_multiple_of(self.update_gap)
     }
 
     /// Decides `γ_t` from the current scalars, this step's sample (absent at `t = 0`) and loss.
@@ -330,6 +359,7 @@ const OWNER: &str = "AliasSignSgd";
 /// Configuration of [`AliasSignSgd`]; every practical option is off by default, which gives the
 /// paper's method.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasConfig {
     /// The stepsize rule (Option D or F, start, cap, warm-up).
     pub rule: AliasRule,
@@ -353,6 +383,7 @@ impl AliasConfig {
 /// Everything in an [`AliasSignSgd`] that changes between steps: O(1) scalars plus the previous
 /// gradient (and the momentum buffer when momentum is on).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasState<F> {
     /// `t`, the number of steps taken (warm-up included).
     pub step: u64,
@@ -683,6 +714,7 @@ impl<F: Float> Stateful for AliasSignSgd<F> {
     }
 
     fn set_state(&mut self, state: AliasState<F>) -> Result<()> {
+        state.scalars.validate()?;
         let fits = |bufs: &Vec<Vec<F>>| {
             bufs.len() == self.layout.len()
                 && bufs.iter().zip(&self.layout).all(|(b, &n)| b.len() == n)

@@ -12,6 +12,7 @@ const OWNER: &str = "AliasAdam";
 
 /// Configuration of [`AliasAdam`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasAdamConfig {
     /// The ALIAS stepsize rule (shared with [`crate::AliasSignSgd`]).
     pub rule: AliasRule,
@@ -39,6 +40,7 @@ impl Default for AliasAdamConfig {
 
 /// Everything in an [`AliasAdam`] that changes between steps.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasAdamState<F> {
     /// Steps taken.
     pub step: u64,
@@ -104,6 +106,11 @@ pub struct AliasAdam<F: Float> {
 }
 
 impl<F: Float> AliasAdam<F> {
+    /// The configuration.
+    pub fn config(&self) -> &AliasAdamConfig {
+        &self.config
+    }
+
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: AliasAdamConfig, layout: &[usize]) -> Result<Self> {
         config.rule.validate(OWNER)?;
@@ -225,6 +232,7 @@ impl<F: Float> Stateful for AliasAdam<F> {
     }
 
     fn set_state(&mut self, state: AliasAdamState<F>) -> Result<()> {
+        state.scalars.validate()?;
         let l = &self.layout;
         if ![&state.prev_grad, &state.m, &state.v]
             .iter()

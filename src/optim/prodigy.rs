@@ -14,6 +14,7 @@ const OWNER: &str = "Prodigy";
 
 /// Configuration of [`Prodigy`]; defaults are the paper's recommended ones.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ProdigyConfig {
     /// `γ`, the outer learning rate (default 1.0).
     pub lr: f64,
@@ -47,6 +48,7 @@ impl Default for ProdigyConfig {
 
 /// Everything in a [`Prodigy`] that changes between steps.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ProdigyState<F> {
     /// Steps taken.
     pub step: u64,
@@ -113,6 +115,11 @@ pub struct Prodigy<F: Float> {
 }
 
 impl<F: Float> Prodigy<F> {
+    /// The configuration.
+    pub fn config(&self) -> &ProdigyConfig {
+        &self.config
+    }
+
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: ProdigyConfig, layout: &[usize]) -> Result<Self> {
         let c = &config;

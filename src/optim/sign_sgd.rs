@@ -10,6 +10,7 @@ use crate::schedule::Schedule;
 
 /// Configuration of [`SignSgd`]. Build with struct-update syntax over [`Default`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SignSgdConfig {
     /// `γ_0`, the base stepsize (default 1e-3). Sign-SGD needs it tuned; see the ALIAS and SOS
     /// methods for ways around that.
@@ -36,6 +37,7 @@ impl Default for SignSgdConfig {
 
 /// Everything in a [`SignSgd`] that changes between steps.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SignSgdState<F> {
     /// `t`, the number of steps taken.
     pub step: u64,

@@ -13,6 +13,7 @@ const OWNER: &str = "SosSignSgd";
 
 /// How SOS measures progress `N(γ)` of a probe run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ProgressEstimator {
     /// `N = max(0, γ Σ_t ⟨g_{t+1}, sign(g_t)⟩)`, a lower bound on `f(x_0) − f(x_T)` for convex
     /// `f` (the ALIAS gap increments); needs gradients only. Default.
@@ -24,6 +25,7 @@ pub enum ProgressEstimator {
 
 /// Configuration of [`SosSignSgd`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SosConfig {
     /// `T ≥ 2`, the number of steps (and gradient evaluations) of every probe run and of the
     /// final run. Default 1000.
@@ -52,6 +54,7 @@ impl Default for SosConfig {
 
 /// One probe run `Run(γ)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Probe {
     /// `γ`.
     pub stepsize: f64,
@@ -67,6 +70,7 @@ pub struct Probe {
 
 /// What [`SosSignSgd::search`] found.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SosOutcome {
     /// `γ̂ = γ_lo`, the largest stepsize known safe when bisection stopped.
     pub stepsize: f64,

@@ -1,0 +1,1580 @@
+//! x86-64 backends: AVX2 and AVX-512F kernels for `f32` and `f64`.
+//!
+//! The layout follows pulp/faer:
+//! - [`Simd`] is a small vocabulary of vector operations, implemented once per (instruction
+//!   set, element type): [`Avx2F32`], [`Avx2F64`], [`Avx512F32`], [`Avx512F64`];
+//! - each kernel is written once, generically over [`Simd`], as an `#[inline(always)]` body that
+//!   mirrors the scalar reference lane by lane;
+//! - each entry point instantiates a body inside a `#[target_feature]` function, so the
+//!   intrinsics inline into code compiled for that instruction set, and is itself safe because
+//!   it takes a token ([`Avx2`], [`Avx512`]) that only successful run-time detection creates.
+//!
+//! Element-wise kernels handle the last `n mod LANES` elements with the scalar reference; the
+//! bit kernels work on blocks of 64 coordinates (one `u64` word) and hand the last partial word
+//! to the scalar reference. Sums keep one `f64` accumulator vector per `LANES/…` lanes and add
+//! the lanes in a fixed order at the end.
+
+use core::arch::x86_64::*;
+
+use super::scalar::{self, AliasStats, SignDot};
+use super::{ArchCounts, ArchKernels};
+
+/// Proof that this CPU runs AVX2. Only [`Avx2::detect`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    /// `Some` iff the CPU reports AVX2 (the result of `cpuid` is cached by `std`).
+    pub(crate) fn detect() -> Option<Self> {
+        is_x86_feature_detected!("avx2").then_some(Self(()))
+    }
+}
+
+/// Proof that this CPU runs AVX-512F. Only [`Avx512::detect`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Avx512(());
+
+impl Avx512 {
+    /// `Some` iff the CPU reports AVX-512F.
+    pub(crate) fn detect() -> Option<Self> {
+        is_x86_feature_detected!("avx512f").then_some(Self(()))
+    }
+}
+
+/// Vector operations for one instruction set and element type.
+///
+/// Every method is `unsafe` with one shared contract:
+///
+/// # Safety
+/// The CPU must support the implementing type's instruction set (AVX2 for `Avx2*`, AVX-512F
+/// for `Avx512*`), and every pointer argument must be valid for reading (or, for stores,
+/// writing) `LANES` elements (`I32_LANES` for the `i32` methods). No alignment is required.
+trait Simd: Copy {
+    /// The element type.
+    type E: crate::float::Float;
+    /// A vector of `LANES` elements.
+    type V: Copy;
+    /// `f64` accumulators for `LANES` lanes (one or two vectors).
+    type Acc: Copy;
+    /// Elements per vector.
+    const LANES: usize;
+    /// `i32` counts per vector.
+    const I32_LANES: usize;
+
+    unsafe fn splat(e: Self::E) -> Self::V;
+    unsafe fn load(p: *const Self::E) -> Self::V;
+    unsafe fn store(p: *mut Self::E, v: Self::V);
+    /// A non-temporal store (bypasses the caches, no read-for-ownership). `p` must also be
+    /// aligned to the vector size; call [`Simd::fence`] after the last one.
+    unsafe fn stream(p: *mut Self::E, v: Self::V);
+    /// Orders earlier non-temporal stores before later stores (`sfence`).
+    unsafe fn fence() {
+        // SAFETY: SSE (and so `sfence`) is part of every x86-64 CPU.
+        unsafe { _mm_sfence() }
+    }
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `sign` as in the reference: `±1`, and `+0` for `±0` and NaN.
+    unsafe fn sign(v: Self::V) -> Self::V;
+    /// Bit `j` set iff lane `j` is `> 0` (NaN: not set).
+    unsafe fn gt_zero(v: Self::V) -> u64;
+    /// Bit `j` set iff lane `j` is `< 0` (NaN: not set).
+    unsafe fn lt_zero(v: Self::V) -> u64;
+    /// Bit `j` set iff lane `j` is NaN or infinite.
+    unsafe fn non_finite(v: Self::V) -> u64;
+    /// Lane `j` is `+1` if bit `j` of `pos` is set, `−1` if bit `j` of `neg` is, `+0` otherwise.
+    /// The low `LANES` bits of `pos` and `neg` must be disjoint; higher bits are ignored.
+    unsafe fn from_bits(pos: u64, neg: u64) -> Self::V;
+    /// `max(|v|, acc)` lane-wise, keeping `acc` where `|v|` is NaN (as `f64::max` does).
+    unsafe fn max_abs(acc: Self::V, v: Self::V) -> Self::V;
+    /// The largest lane, in `f64` (lanes must not be NaN).
+    unsafe fn hmax(v: Self::V) -> f64;
+
+    unsafe fn acc_zero() -> Self::Acc;
+    /// `acc + f64(v)`.
+    unsafe fn acc_add(acc: Self::Acc, v: Self::V) -> Self::Acc;
+    /// `acc + |f64(v)|`.
+    unsafe fn acc_add_abs(acc: Self::Acc, v: Self::V) -> Self::Acc;
+    /// `acc + f64(g)·f64(sign(d))`, each product evaluated exactly as the reference does (so
+    /// `±∞·0` is NaN). The default multiplies in the element type, which is exact for a factor
+    /// `±1`/`0`, and widens the product.
+    #[inline(always)]
+    unsafe fn acc_add_sign_dot(acc: Self::Acc, g: Self::V, d: Self::V) -> Self::Acc {
+        // SAFETY: the trait contract.
+        unsafe { Self::acc_add(acc, Self::mul(g, Self::sign(d))) }
+    }
+    /// `acc + |f64(a) − f64(b)|`.
+    unsafe fn acc_add_abs_diff(acc: Self::Acc, a: Self::V, b: Self::V) -> Self::Acc;
+    /// `max(|f64(a) − f64(b)|, acc)`, keeping `acc` where the difference is NaN.
+    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: Self::V, b: Self::V) -> Self::Acc;
+    /// The sum of the lanes, in a fixed order.
+    unsafe fn acc_sum(acc: Self::Acc) -> f64;
+    /// The largest lane (lanes are never NaN: `acc_max_abs_diff` skips NaN).
+    unsafe fn acc_max(acc: Self::Acc) -> f64;
+
+    /// `p[j] += pos_j − neg_j` (wrapping) for `j < I32_LANES`; higher bits are ignored.
+    unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64);
+    /// Bit `j` set iff `p[j] > 0`, for `j < I32_LANES`.
+    unsafe fn counts_gt_zero(p: *const i32) -> u64;
+    /// Bit `j` set iff `p[j] < 0`, for `j < I32_LANES`.
+    unsafe fn counts_lt_zero(p: *const i32) -> u64;
+}
+
+/// AVX2, `f32`.
+#[derive(Clone, Copy)]
+struct Avx2F32;
+/// AVX2, `f64`.
+#[derive(Clone, Copy)]
+struct Avx2F64;
+/// AVX-512F, `f32`.
+#[derive(Clone, Copy)]
+struct Avx512F32;
+/// AVX-512F, `f64`.
+#[derive(Clone, Copy)]
+struct Avx512F64;
+
+// ---------------------------------------------------------------------------------------------
+// AVX2
+
+/// `|v|` for four `f64` lanes (clears the sign bit).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn abs_pd256(v: __m256d) -> __m256d {
+    // SAFETY: AVX2 (hence AVX) is available (this function's contract).
+    unsafe { _mm256_andnot_pd(_mm256_set1_pd(-0.0), v) }
+}
+
+/// A lane mask (all ones where bit `j` of `bits` is set) for eight `i32` lanes.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn bits_to_mask_epi32(bits: u64) -> __m256i {
+    // SAFETY: AVX2 is available (this function's contract).
+    unsafe {
+        let lanes = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        _mm256_cmpeq_epi32(
+            _mm256_and_si256(_mm256_set1_epi32(bits as i32), lanes),
+            lanes,
+        )
+    }
+}
+
+/// A lane mask (all ones where bit `j` of `bits` is set) for four `f64` lanes.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn bits_to_mask_epi64(bits: u64) -> __m256d {
+    // SAFETY: AVX2 is available (this function's contract).
+    unsafe {
+        let lanes = _mm256_setr_epi64x(1, 2, 4, 8);
+        _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+            _mm256_and_si256(_mm256_set1_epi64x(bits as i64), lanes),
+            lanes,
+        ))
+    }
+}
+
+impl Simd for Avx2F32 {
+    type E = f32;
+    type V = __m256;
+    type Acc = (__m256d, __m256d);
+    const LANES: usize = 8;
+    const I32_LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn splat(e: f32) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_set1_ps(e) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        // SAFETY: the trait contract (AVX2; `p` valid for 8 reads).
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        // SAFETY: the trait contract (AVX2; `p` valid for 8 writes).
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn stream(p: *mut f32, v: __m256) {
+        // SAFETY: the trait contract (AVX2; `p` valid for a vector and 32-byte aligned).
+        unsafe { _mm256_stream_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sign(v: __m256) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let z = _mm256_setzero_ps();
+            let pos = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, z), _mm256_set1_ps(1.0));
+            let neg = _mm256_and_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(v, z), _mm256_set1_ps(-1.0));
+            _mm256_or_ps(pos, neg)
+        }
+    }
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m256) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m256) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn non_finite(v: __m256) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), v);
+            // "not less than +∞, or unordered": true exactly for ±∞ and NaN.
+            let bad = _mm256_cmp_ps::<_CMP_NLT_UQ>(abs, _mm256_set1_ps(f32::INFINITY));
+            _mm256_movemask_ps(bad) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let p = _mm256_castsi256_ps(bits_to_mask_epi32(pos));
+            let n = _mm256_castsi256_ps(bits_to_mask_epi32(neg));
+            _mm256_or_ps(
+                _mm256_and_ps(p, _mm256_set1_ps(1.0)),
+                _mm256_and_ps(n, _mm256_set1_ps(-1.0)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn max_abs(acc: __m256, v: __m256) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available). `max_ps(a, b)` returns `b` when either
+        // operand is NaN, so a NaN `|v|` keeps `acc`.
+        unsafe { _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0), v), acc) }
+    }
+    #[inline(always)]
+    unsafe fn hmax(v: __m256) -> f64 {
+        let mut lanes = [0.0_f32; 8];
+        // SAFETY: the trait contract (AVX2); `lanes` has room for 8 values.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+        lanes.iter().fold(0.0, |m, &e| m.max(f64::from(e)))
+    }
+
+    #[inline(always)]
+    unsafe fn acc_zero() -> Self::Acc {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { (_mm256_setzero_pd(), _mm256_setzero_pd()) }
+    }
+    #[inline(always)]
+    unsafe fn acc_add(acc: Self::Acc, v: __m256) -> Self::Acc {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let (lo, hi) = widen256(v);
+            (_mm256_add_pd(acc.0, lo), _mm256_add_pd(acc.1, hi))
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: Self::Acc, v: __m256) -> Self::Acc {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let (lo, hi) = widen256(v);
+            (
+                _mm256_add_pd(acc.0, abs_pd256(lo)),
+                _mm256_add_pd(acc.1, abs_pd256(hi)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs_diff(acc: Self::Acc, a: __m256, b: __m256) -> Self::Acc {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (widen256(a), widen256(b));
+            (
+                _mm256_add_pd(acc.0, abs_pd256(_mm256_sub_pd(alo, blo))),
+                _mm256_add_pd(acc.1, abs_pd256(_mm256_sub_pd(ahi, bhi))),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: __m256, b: __m256) -> Self::Acc {
+        // SAFETY: the trait contract (AVX2 available). NaN differences keep `acc` (second
+        // operand of `max_pd`).
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (widen256(a), widen256(b));
+            (
+                _mm256_max_pd(abs_pd256(_mm256_sub_pd(alo, blo)), acc.0),
+                _mm256_max_pd(abs_pd256(_mm256_sub_pd(ahi, bhi)), acc.1),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_sum(acc: Self::Acc) -> f64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { sum_pd256(_mm256_add_pd(acc.0, acc.1)) }
+    }
+    #[inline(always)]
+    unsafe fn acc_max(acc: Self::Acc) -> f64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { max_pd256(_mm256_max_pd(acc.0, acc.1)) }
+    }
+
+    #[inline(always)]
+    unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
+        // SAFETY: the trait contract (AVX2; `p` valid for 8 reads and writes). A set mask lane
+        // is −1, so `c − pmask + nmask` adds `pos_j − neg_j`.
+        unsafe {
+            let c = _mm256_loadu_si256(p as *const __m256i);
+            let c = _mm256_add_epi32(
+                _mm256_sub_epi32(c, bits_to_mask_epi32(pos)),
+                bits_to_mask_epi32(neg),
+            );
+            _mm256_storeu_si256(p as *mut __m256i, c)
+        }
+    }
+    #[inline(always)]
+    unsafe fn counts_gt_zero(p: *const i32) -> u64 {
+        // SAFETY: the trait contract (AVX2; `p` valid for 8 reads).
+        unsafe {
+            let c = _mm256_loadu_si256(p as *const __m256i);
+            let m = _mm256_cmpgt_epi32(c, _mm256_setzero_si256());
+            _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn counts_lt_zero(p: *const i32) -> u64 {
+        // SAFETY: the trait contract (AVX2; `p` valid for 8 reads).
+        unsafe {
+            let c = _mm256_loadu_si256(p as *const __m256i);
+            let m = _mm256_cmpgt_epi32(_mm256_setzero_si256(), c);
+            _mm256_movemask_ps(_mm256_castsi256_ps(m)) as u32 as u64
+        }
+    }
+}
+
+/// The eight `f32` lanes of `v` as two vectors of four `f64` (exact).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn widen256(v: __m256) -> (__m256d, __m256d) {
+    // SAFETY: AVX2 (hence AVX) is available (this function's contract).
+    unsafe {
+        (
+            _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+        )
+    }
+}
+
+/// `((l0 + l1) + (l2 + l3))`.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn sum_pd256(v: __m256d) -> f64 {
+    let mut l = [0.0_f64; 4];
+    // SAFETY: AVX2 available (contract); `l` has room for 4 values.
+    unsafe { _mm256_storeu_pd(l.as_mut_ptr(), v) };
+    (l[0] + l[1]) + (l[2] + l[3])
+}
+
+/// The largest of four non-NaN lanes.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn max_pd256(v: __m256d) -> f64 {
+    let mut l = [0.0_f64; 4];
+    // SAFETY: AVX2 available (contract); `l` has room for 4 values.
+    unsafe { _mm256_storeu_pd(l.as_mut_ptr(), v) };
+    l.iter().fold(0.0, |m, &e| m.max(e))
+}
+
+impl Simd for Avx2F64 {
+    type E = f64;
+    type V = __m256d;
+    type Acc = __m256d;
+    const LANES: usize = 4;
+    const I32_LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn splat(e: f64) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_set1_pd(e) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m256d {
+        // SAFETY: the trait contract (AVX2; `p` valid for 4 reads).
+        unsafe { _mm256_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m256d) {
+        // SAFETY: the trait contract (AVX2; `p` valid for 4 writes).
+        unsafe { _mm256_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn stream(p: *mut f64, v: __m256d) {
+        // SAFETY: the trait contract (AVX2; `p` valid for a vector and 32-byte aligned).
+        unsafe { _mm256_stream_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_mul_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sign(v: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let z = _mm256_setzero_pd();
+            let pos = _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, z), _mm256_set1_pd(1.0));
+            let neg = _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(v, z), _mm256_set1_pd(-1.0));
+            _mm256_or_pd(pos, neg)
+        }
+    }
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m256d) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m256d) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(v, _mm256_setzero_pd())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn non_finite(v: __m256d) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let bad = _mm256_cmp_pd::<_CMP_NLT_UQ>(abs_pd256(v), _mm256_set1_pd(f64::INFINITY));
+            _mm256_movemask_pd(bad) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_or_pd(
+                _mm256_and_pd(bits_to_mask_epi64(pos), _mm256_set1_pd(1.0)),
+                _mm256_and_pd(bits_to_mask_epi64(neg), _mm256_set1_pd(-1.0)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn max_abs(acc: __m256d, v: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available); NaN `|v|` keeps `acc`.
+        unsafe { _mm256_max_pd(abs_pd256(v), acc) }
+    }
+    #[inline(always)]
+    unsafe fn hmax(v: __m256d) -> f64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { max_pd256(v) }
+    }
+
+    #[inline(always)]
+    unsafe fn acc_zero() -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn acc_add(acc: __m256d, v: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_add_pd(acc, v) }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: __m256d, v: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_add_pd(acc, abs_pd256(v)) }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs_diff(acc: __m256d, a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_add_pd(acc, abs_pd256(_mm256_sub_pd(a, b))) }
+    }
+    #[inline(always)]
+    unsafe fn acc_max_abs_diff(acc: __m256d, a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available); NaN differences keep `acc`.
+        unsafe { _mm256_max_pd(abs_pd256(_mm256_sub_pd(a, b)), acc) }
+    }
+    #[inline(always)]
+    unsafe fn acc_sum(acc: __m256d) -> f64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { sum_pd256(acc) }
+    }
+    #[inline(always)]
+    unsafe fn acc_max(acc: __m256d) -> f64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { max_pd256(acc) }
+    }
+
+    #[inline(always)]
+    unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
+        // SAFETY: same contract as `Avx2F32`'s.
+        unsafe { Avx2F32::counts_add(p, pos, neg) }
+    }
+    #[inline(always)]
+    unsafe fn counts_gt_zero(p: *const i32) -> u64 {
+        // SAFETY: same contract as `Avx2F32`'s.
+        unsafe { Avx2F32::counts_gt_zero(p) }
+    }
+    #[inline(always)]
+    unsafe fn counts_lt_zero(p: *const i32) -> u64 {
+        // SAFETY: same contract as `Avx2F32`'s.
+        unsafe { Avx2F32::counts_lt_zero(p) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512F
+
+impl Simd for Avx512F32 {
+    type E = f32;
+    type V = __m512;
+    type Acc = (__m512d, __m512d);
+    const LANES: usize = 16;
+    const I32_LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn splat(e: f32) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_set1_ps(e) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 16 reads).
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 16 writes).
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn stream(p: *mut f32, v: __m512) {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for a vector and 64-byte aligned).
+        unsafe { _mm512_stream_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sign(v: __m512) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            let z = _mm512_setzero_ps();
+            let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, z);
+            let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, z);
+            _mm512_mask_mov_ps(
+                _mm512_maskz_mov_ps(pos, _mm512_set1_ps(1.0)),
+                neg,
+                _mm512_set1_ps(-1.0),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m512) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps())) }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m512) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps())) }
+    }
+    #[inline(always)]
+    unsafe fn non_finite(v: __m512) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            u64::from(_mm512_cmp_ps_mask::<_CMP_NLT_UQ>(
+                _mm512_abs_ps(v),
+                _mm512_set1_ps(f32::INFINITY),
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            _mm512_mask_mov_ps(
+                _mm512_maskz_mov_ps(pos as __mmask16, _mm512_set1_ps(1.0)),
+                neg as __mmask16,
+                _mm512_set1_ps(-1.0),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn max_abs(acc: __m512, v: __m512) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available); NaN `|v|` keeps `acc`.
+        unsafe { _mm512_max_ps(_mm512_abs_ps(v), acc) }
+    }
+    #[inline(always)]
+    unsafe fn hmax(v: __m512) -> f64 {
+        let mut lanes = [0.0_f32; 16];
+        // SAFETY: the trait contract (AVX-512F); `lanes` has room for 16 values.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), v) };
+        lanes.iter().fold(0.0, |m, &e| m.max(f64::from(e)))
+    }
+
+    #[inline(always)]
+    unsafe fn acc_zero() -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { (_mm512_setzero_pd(), _mm512_setzero_pd()) }
+    }
+    #[inline(always)]
+    unsafe fn acc_add(acc: Self::Acc, v: __m512) -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            let (lo, hi) = widen512(v);
+            (_mm512_add_pd(acc.0, lo), _mm512_add_pd(acc.1, hi))
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_sign_dot(acc: Self::Acc, g: __m512, d: __m512) -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available). The ±1/0 factors are built directly
+        // as f64 from the comparison masks, and `f64(g)` is the same widening as in
+        // `acc_add_abs_diff` (the compiler shares it), which saves two conversions per vector
+        // against widening the f32 product; `f64(g)·s` is the reference's product bit for bit.
+        unsafe {
+            let z = _mm512_setzero_ps();
+            let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(d, z);
+            let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(d, z);
+            let (lo, hi) = widen512(g);
+            (
+                _mm512_add_pd(
+                    acc.0,
+                    _mm512_mul_pd(lo, sign_pd512(pos as __mmask8, neg as __mmask8)),
+                ),
+                _mm512_add_pd(
+                    acc.1,
+                    _mm512_mul_pd(
+                        hi,
+                        sign_pd512((pos >> 8) as __mmask8, (neg >> 8) as __mmask8),
+                    ),
+                ),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: Self::Acc, v: __m512) -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            let (lo, hi) = widen512(v);
+            (
+                _mm512_add_pd(acc.0, _mm512_abs_pd(lo)),
+                _mm512_add_pd(acc.1, _mm512_abs_pd(hi)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs_diff(acc: Self::Acc, a: __m512, b: __m512) -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (widen512(a), widen512(b));
+            (
+                _mm512_add_pd(acc.0, _mm512_abs_pd(_mm512_sub_pd(alo, blo))),
+                _mm512_add_pd(acc.1, _mm512_abs_pd(_mm512_sub_pd(ahi, bhi))),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: __m512, b: __m512) -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available); NaN differences keep `acc`.
+        unsafe {
+            let ((alo, ahi), (blo, bhi)) = (widen512(a), widen512(b));
+            (
+                _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(alo, blo)), acc.0),
+                _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(ahi, bhi)), acc.1),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_sum(acc: Self::Acc) -> f64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { sum_pd512(_mm512_add_pd(acc.0, acc.1)) }
+    }
+    #[inline(always)]
+    unsafe fn acc_max(acc: Self::Acc) -> f64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { max_pd512(_mm512_max_pd(acc.0, acc.1)) }
+    }
+
+    #[inline(always)]
+    unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 16 reads and writes).
+        unsafe {
+            let one = _mm512_set1_epi32(1);
+            let c = _mm512_loadu_si512(p as *const __m512i);
+            let c = _mm512_mask_add_epi32(c, pos as __mmask16, c, one);
+            let c = _mm512_mask_sub_epi32(c, neg as __mmask16, c, one);
+            _mm512_storeu_si512(p as *mut __m512i, c)
+        }
+    }
+    #[inline(always)]
+    unsafe fn counts_gt_zero(p: *const i32) -> u64 {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 16 reads).
+        unsafe {
+            let c = _mm512_loadu_si512(p as *const __m512i);
+            u64::from(_mm512_cmpgt_epi32_mask(c, _mm512_setzero_si512()))
+        }
+    }
+    #[inline(always)]
+    unsafe fn counts_lt_zero(p: *const i32) -> u64 {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 16 reads).
+        unsafe {
+            let c = _mm512_loadu_si512(p as *const __m512i);
+            u64::from(_mm512_cmplt_epi32_mask(c, _mm512_setzero_si512()))
+        }
+    }
+}
+
+/// The sixteen `f32` lanes of `v` as two vectors of eight `f64` (exact).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline(always)]
+unsafe fn widen512(v: __m512) -> (__m512d, __m512d) {
+    // SAFETY: AVX-512F is available (this function's contract).
+    unsafe {
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+        (
+            _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+            _mm512_cvtps_pd(hi),
+        )
+    }
+}
+
+/// `+1` where `pos` is set, `−1` where `neg` is (winning over `pos`), `+0` elsewhere.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline(always)]
+unsafe fn sign_pd512(pos: __mmask8, neg: __mmask8) -> __m512d {
+    // SAFETY: AVX-512F is available (this function's contract).
+    unsafe {
+        _mm512_mask_mov_pd(
+            _mm512_maskz_mov_pd(pos, _mm512_set1_pd(1.0)),
+            neg,
+            _mm512_set1_pd(-1.0),
+        )
+    }
+}
+
+/// The eight lanes summed pairwise in a fixed order.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline(always)]
+unsafe fn sum_pd512(v: __m512d) -> f64 {
+    let mut l = [0.0_f64; 8];
+    // SAFETY: AVX-512F available (contract); `l` has room for 8 values.
+    unsafe { _mm512_storeu_pd(l.as_mut_ptr(), v) };
+    ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+}
+
+/// The largest of eight non-NaN lanes.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline(always)]
+unsafe fn max_pd512(v: __m512d) -> f64 {
+    let mut l = [0.0_f64; 8];
+    // SAFETY: AVX-512F available (contract); `l` has room for 8 values.
+    unsafe { _mm512_storeu_pd(l.as_mut_ptr(), v) };
+    l.iter().fold(0.0, |m, &e| m.max(e))
+}
+
+impl Simd for Avx512F64 {
+    type E = f64;
+    type V = __m512d;
+    type Acc = __m512d;
+    const LANES: usize = 8;
+    const I32_LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn splat(e: f64) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_set1_pd(e) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 8 reads).
+        unsafe { _mm512_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m512d) {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for 8 writes).
+        unsafe { _mm512_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn stream(p: *mut f64, v: __m512d) {
+        // SAFETY: the trait contract (AVX-512F; `p` valid for a vector and 64-byte aligned).
+        unsafe { _mm512_stream_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_mul_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sign(v: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            let z = _mm512_setzero_pd();
+            let pos = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, z);
+            let neg = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, z);
+            _mm512_mask_mov_pd(
+                _mm512_maskz_mov_pd(pos, _mm512_set1_pd(1.0)),
+                neg,
+                _mm512_set1_pd(-1.0),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m512d) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd())) }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m512d) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, _mm512_setzero_pd())) }
+    }
+    #[inline(always)]
+    unsafe fn non_finite(v: __m512d) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            u64::from(_mm512_cmp_pd_mask::<_CMP_NLT_UQ>(
+                _mm512_abs_pd(v),
+                _mm512_set1_pd(f64::INFINITY),
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            _mm512_mask_mov_pd(
+                _mm512_maskz_mov_pd(pos as __mmask8, _mm512_set1_pd(1.0)),
+                neg as __mmask8,
+                _mm512_set1_pd(-1.0),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn max_abs(acc: __m512d, v: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available); NaN `|v|` keeps `acc`.
+        unsafe { _mm512_max_pd(_mm512_abs_pd(v), acc) }
+    }
+    #[inline(always)]
+    unsafe fn hmax(v: __m512d) -> f64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { max_pd512(v) }
+    }
+
+    #[inline(always)]
+    unsafe fn acc_zero() -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn acc_add(acc: __m512d, v: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_add_pd(acc, v) }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: __m512d, v: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_add_pd(acc, _mm512_abs_pd(v)) }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs_diff(acc: __m512d, a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_add_pd(acc, _mm512_abs_pd(_mm512_sub_pd(a, b))) }
+    }
+    #[inline(always)]
+    unsafe fn acc_max_abs_diff(acc: __m512d, a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available); NaN differences keep `acc`.
+        unsafe { _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(a, b)), acc) }
+    }
+    #[inline(always)]
+    unsafe fn acc_sum(acc: __m512d) -> f64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { sum_pd512(acc) }
+    }
+    #[inline(always)]
+    unsafe fn acc_max(acc: __m512d) -> f64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { max_pd512(acc) }
+    }
+
+    #[inline(always)]
+    unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
+        // SAFETY: same contract as `Avx512F32`'s.
+        unsafe { Avx512F32::counts_add(p, pos, neg) }
+    }
+    #[inline(always)]
+    unsafe fn counts_gt_zero(p: *const i32) -> u64 {
+        // SAFETY: same contract as `Avx512F32`'s.
+        unsafe { Avx512F32::counts_gt_zero(p) }
+    }
+    #[inline(always)]
+    unsafe fn counts_lt_zero(p: *const i32) -> u64 {
+        // SAFETY: same contract as `Avx512F32`'s.
+        unsafe { Avx512F32::counts_lt_zero(p) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernels, once for every `Simd`. Each mirrors its scalar reference lane by lane; see the
+// reference for the semantics. All share one contract:
+//
+// # Safety
+// The CPU must support `S`'s instruction set. (Slices are accessed only through
+// `chunks_exact` chunks of `S::LANES` elements, or whole 64-element blocks, so every pointer
+// handed to `S` is in bounds.)
+
+/// Words (of 64 coordinates) that the block loops handle; the rest goes to the scalar reference.
+#[inline(always)]
+fn full_words(n: usize) -> usize {
+    n / 64
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn first_non_finite<S: Simd>(v: &[S::E]) -> Option<usize> {
+    let chunks = v.chunks_exact(S::LANES);
+    let tail = v.len() - chunks.remainder().len();
+    for (k, c) in chunks.enumerate() {
+        // SAFETY: `c` has `S::LANES` elements; the ISA is the caller's contract.
+        let bad = unsafe { S::non_finite(S::load(c.as_ptr())) };
+        if bad != 0 {
+            return Some(k * S::LANES + bad.trailing_zeros() as usize);
+        }
+    }
+    scalar::first_non_finite(&v[tail..]).map(|i| tail + i)
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn sign_step<S: Simd>(x: &mut [S::E], g: &[S::E], gamma: S::E, decay: S::E) {
+    assert_eq!(x.len(), g.len());
+    let t = x.len() - x.len() % S::LANES;
+    let (xv, xt) = x.split_at_mut(t);
+    let (gv, gt) = g.split_at(t);
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
+    unsafe {
+        let (gam, dec) = (S::splat(gamma), S::splat(decay));
+        for (xc, gc) in xv.chunks_exact_mut(S::LANES).zip(gv.chunks_exact(S::LANES)) {
+            let s = S::sign(S::load(gc.as_ptr()));
+            let old = S::load(xc.as_ptr());
+            S::store(xc.as_mut_ptr(), S::sub(S::mul(old, dec), S::mul(gam, s)));
+        }
+    }
+    scalar::sign_step(xt, gt, gamma, decay);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn axpy<S: Simd>(x: &mut [S::E], g: &[S::E], s: S::E) {
+    assert_eq!(x.len(), g.len());
+    let t = x.len() - x.len() % S::LANES;
+    let (xv, xt) = x.split_at_mut(t);
+    let (gv, gt) = g.split_at(t);
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
+    unsafe {
+        let sv = S::splat(s);
+        for (xc, gc) in xv.chunks_exact_mut(S::LANES).zip(gv.chunks_exact(S::LANES)) {
+            let old = S::load(xc.as_ptr());
+            S::store(
+                xc.as_mut_ptr(),
+                S::add(old, S::mul(sv, S::load(gc.as_ptr()))),
+            );
+        }
+    }
+    scalar::axpy(xt, gt, s);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn momentum_sign_step<S: Simd>(
+    x: &mut [S::E],
+    m: &mut [S::E],
+    g: &[S::E],
+    beta: S::E,
+    omb: S::E,
+    gamma: S::E,
+    decay: S::E,
+) {
+    assert!(x.len() == g.len() && m.len() == g.len());
+    let t = x.len() - x.len() % S::LANES;
+    let (xv, xt) = x.split_at_mut(t);
+    let (mv, mt) = m.split_at_mut(t);
+    let (gv, gt) = g.split_at(t);
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
+    unsafe {
+        let (b, o, gam, dec) = (
+            S::splat(beta),
+            S::splat(omb),
+            S::splat(gamma),
+            S::splat(decay),
+        );
+        let chunks = xv
+            .chunks_exact_mut(S::LANES)
+            .zip(mv.chunks_exact_mut(S::LANES))
+            .zip(gv.chunks_exact(S::LANES));
+        for ((xc, mc), gc) in chunks {
+            let mn = S::add(
+                S::mul(b, S::load(mc.as_ptr())),
+                S::mul(o, S::load(gc.as_ptr())),
+            );
+            S::store(mc.as_mut_ptr(), mn);
+            let old = S::load(xc.as_ptr());
+            S::store(
+                xc.as_mut_ptr(),
+                S::sub(S::mul(old, dec), S::mul(gam, S::sign(mn))),
+            );
+        }
+    }
+    scalar::momentum_sign_step(xt, mt, gt, beta, omb, gamma, decay);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn alias_stats<S: Simd>(g: &[S::E], prev: &[S::E], dir: &[S::E]) -> AliasStats {
+    assert!(g.len() == prev.len() && g.len() == dir.len());
+    let t = g.len() - g.len() % S::LANES;
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
+    let (diff_l1, dot_sign, bad) = unsafe {
+        let (mut l1, mut dot, mut bad) = (S::acc_zero(), S::acc_zero(), 0_u64);
+        let chunks = g[..t]
+            .chunks_exact(S::LANES)
+            .zip(prev[..t].chunks_exact(S::LANES))
+            .zip(dir[..t].chunks_exact(S::LANES));
+        for ((gc, pc), dc) in chunks {
+            let gv = S::load(gc.as_ptr());
+            bad |= S::non_finite(gv);
+            l1 = S::acc_add_abs_diff(l1, gv, S::load(pc.as_ptr()));
+            dot = S::acc_add_sign_dot(dot, gv, S::load(dc.as_ptr()));
+        }
+        (S::acc_sum(l1), S::acc_sum(dot), bad)
+    };
+    let tail = scalar::alias_stats(&g[t..], &prev[t..], &dir[t..]);
+    AliasStats {
+        diff_l1: diff_l1 + tail.diff_l1,
+        dot_sign: dot_sign + tail.dot_sign,
+        finite: bad == 0 && tail.finite,
+    }
+}
+
+/// From this many bytes per vector on, the fused updates write `store` with non-temporal
+/// stores: a previous-gradient buffer that large is not read again before it would have left
+/// the caches, and streaming saves the read-for-ownership of every line written (4 of the
+/// 20 bytes per `f32` element that `sign_step_store` really moves). Below it, plain stores
+/// leave `store` in cache for the next step's statistics pass.
+const STREAM_BYTES: usize = 16 << 20;
+
+/// How many leading elements to handle before `store` is aligned for streaming, or `None` to
+/// use plain stores (small vector, or a pointer that no element count can align).
+#[inline(always)]
+fn stream_head<E>(store: &[E], lanes: usize) -> Option<usize> {
+    let bytes = std::mem::size_of_val(store);
+    let head = store
+        .as_ptr()
+        .align_offset(lanes * std::mem::size_of::<E>());
+    (bytes >= STREAM_BYTES && head <= store.len()).then_some(head)
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn sign_step_store<S: Simd>(
+    x: &mut [S::E],
+    g: &[S::E],
+    store: &mut [S::E],
+    gamma: S::E,
+    decay: S::E,
+) -> f64 {
+    assert!(x.len() == g.len() && store.len() == g.len());
+    let stream = stream_head(store, S::LANES);
+    let head = stream.unwrap_or(0);
+    let (xh, x) = x.split_at_mut(head);
+    let (sh, store) = store.split_at_mut(head);
+    let (gh, g) = g.split_at(head);
+    let moved_head = scalar::sign_step_store(xh, gh, sh, gamma, decay);
+    let t = x.len() - x.len() % S::LANES;
+    let (xv, xt) = x.split_at_mut(t);
+    let (sv, st) = store.split_at_mut(t);
+    let (gv, gt) = g.split_at(t);
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract. With
+    // `stream`, `sv` starts at a vector-aligned address (`stream_head`) and every chunk is a
+    // whole number of vectors further on, so each streamed address is aligned; the fence
+    // follows the last streamed store.
+    let moved = unsafe {
+        let (gam, dec) = (S::splat(gamma), S::splat(decay));
+        let mut moved = S::acc_zero();
+        let chunks = xv
+            .chunks_exact_mut(S::LANES)
+            .zip(gv.chunks_exact(S::LANES))
+            .zip(sv.chunks_exact_mut(S::LANES));
+        for ((xc, gc), sc) in chunks {
+            let gl = S::load(gc.as_ptr());
+            let old = S::load(xc.as_ptr());
+            let new = S::sub(S::mul(old, dec), S::mul(gam, S::sign(gl)));
+            S::store(xc.as_mut_ptr(), new);
+            if stream.is_some() {
+                S::stream(sc.as_mut_ptr(), gl);
+            } else {
+                S::store(sc.as_mut_ptr(), gl);
+            }
+            moved = S::acc_max_abs_diff(moved, new, old);
+        }
+        if stream.is_some() {
+            S::fence();
+        }
+        S::acc_max(moved)
+    };
+    moved_head
+        .max(moved)
+        .max(scalar::sign_step_store(xt, gt, st, gamma, decay))
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn momentum_sign_step_store<S: Simd>(
+    x: &mut [S::E],
+    m: &mut [S::E],
+    g: &[S::E],
+    store: &mut [S::E],
+    beta: S::E,
+    omb: S::E,
+    gamma: S::E,
+    decay: S::E,
+) -> f64 {
+    assert!(x.len() == g.len() && m.len() == g.len() && store.len() == g.len());
+    let stream = stream_head(store, S::LANES);
+    let head = stream.unwrap_or(0);
+    let (xh, x) = x.split_at_mut(head);
+    let (mh, m) = m.split_at_mut(head);
+    let (sh, store) = store.split_at_mut(head);
+    let (gh, g) = g.split_at(head);
+    let moved_head = scalar::momentum_sign_step_store(xh, mh, gh, sh, beta, omb, gamma, decay);
+    let t = x.len() - x.len() % S::LANES;
+    let (xv, xt) = x.split_at_mut(t);
+    let (mv, mt) = m.split_at_mut(t);
+    let (sv, st) = store.split_at_mut(t);
+    let (gv, gt) = g.split_at(t);
+    // SAFETY: as in `sign_step_store`.
+    let moved = unsafe {
+        let (b, o, gam, dec) = (
+            S::splat(beta),
+            S::splat(omb),
+            S::splat(gamma),
+            S::splat(decay),
+        );
+        let mut moved = S::acc_zero();
+        let chunks = xv
+            .chunks_exact_mut(S::LANES)
+            .zip(mv.chunks_exact_mut(S::LANES))
+            .zip(gv.chunks_exact(S::LANES))
+            .zip(sv.chunks_exact_mut(S::LANES));
+        for (((xc, mc), gc), sc) in chunks {
+            let gl = S::load(gc.as_ptr());
+            let mn = S::add(S::mul(b, S::load(mc.as_ptr())), S::mul(o, gl));
+            S::store(mc.as_mut_ptr(), mn);
+            let old = S::load(xc.as_ptr());
+            let new = S::sub(S::mul(old, dec), S::mul(gam, S::sign(mn)));
+            S::store(xc.as_mut_ptr(), new);
+            if stream.is_some() {
+                S::stream(sc.as_mut_ptr(), gl);
+            } else {
+                S::store(sc.as_mut_ptr(), gl);
+            }
+            moved = S::acc_max_abs_diff(moved, new, old);
+        }
+        if stream.is_some() {
+            S::fence();
+        }
+        S::acc_max(moved)
+    };
+    moved_head.max(moved).max(scalar::momentum_sign_step_store(
+        xt, mt, gt, st, beta, omb, gamma, decay,
+    ))
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn inf_norm<S: Simd>(v: &[S::E]) -> f64 {
+    let chunks = v.chunks_exact(S::LANES);
+    let tail = chunks.remainder();
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
+    let norm = unsafe {
+        let mut acc = S::splat(<S::E as crate::float::Float>::ZERO);
+        for c in chunks {
+            acc = S::max_abs(acc, S::load(c.as_ptr()));
+        }
+        S::hmax(acc)
+    };
+    norm.max(scalar::inf_norm(tail))
+}
+
+/// The 64 `> 0` and `< 0` bits of one block of 64 elements.
+///
+/// # Safety
+/// See the kernel section contract above; `block` has 64 elements.
+#[inline(always)]
+unsafe fn block_signs<S: Simd>(block: &[S::E]) -> (u64, u64) {
+    let (mut pos, mut neg) = (0_u64, 0_u64);
+    for (j, c) in block.chunks_exact(S::LANES).enumerate() {
+        // SAFETY: `c` has `S::LANES` elements; the ISA is the caller's contract.
+        let v = unsafe { S::load(c.as_ptr()) };
+        // SAFETY: as above.
+        let (p, n) = unsafe { (S::gt_zero(v), S::lt_zero(v)) };
+        pos |= p << (j * S::LANES);
+        neg |= n << (j * S::LANES);
+    }
+    (pos, neg)
+}
+
+/// Writes the `±1/0` values of one 64-element block from its (disjoint) bit planes.
+///
+/// # Safety
+/// See the kernel section contract above; `block` has 64 elements.
+#[inline(always)]
+unsafe fn block_from_bits<S: Simd>(block: &mut [S::E], pos: u64, neg: u64) {
+    for (j, c) in block.chunks_exact_mut(S::LANES).enumerate() {
+        let shift = j * S::LANES;
+        // SAFETY: `c` has `S::LANES` elements; the ISA is the caller's contract.
+        unsafe { S::store(c.as_mut_ptr(), S::from_bits(pos >> shift, neg >> shift)) };
+    }
+}
+
+/// Adds `pos_bit − neg_bit` to one 64-count block.
+///
+/// # Safety
+/// See the kernel section contract above; `block` has 64 counts.
+#[inline(always)]
+unsafe fn block_counts_add<S: Simd>(block: &mut [i32], pos: u64, neg: u64) {
+    for (j, c) in block.chunks_exact_mut(S::I32_LANES).enumerate() {
+        let shift = j * S::I32_LANES;
+        // SAFETY: `c` has `S::I32_LANES` counts; the ISA is the caller's contract.
+        unsafe { S::counts_add(c.as_mut_ptr(), pos >> shift, neg >> shift) };
+    }
+}
+
+/// The `> 0` and `< 0` bits of one block of 64 counts.
+///
+/// # Safety
+/// See the kernel section contract above; `block` has 64 counts.
+#[inline(always)]
+unsafe fn block_count_signs<S: Simd>(block: &[i32]) -> (u64, u64) {
+    let (mut pos, mut neg) = (0_u64, 0_u64);
+    for (j, c) in block.chunks_exact(S::I32_LANES).enumerate() {
+        // SAFETY: `c` has `S::I32_LANES` counts; the ISA is the caller's contract.
+        let (p, n) = unsafe { (S::counts_gt_zero(c.as_ptr()), S::counts_lt_zero(c.as_ptr())) };
+        pos |= p << (j * S::I32_LANES);
+        neg |= n << (j * S::I32_LANES);
+    }
+    (pos, neg)
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn pack_signs_1bit<S: Simd>(g: &[S::E], out: &mut [u64]) {
+    let w = full_words(g.len());
+    for (o, block) in out[..w].iter_mut().zip(g.chunks_exact(64)) {
+        // SAFETY: `block` has 64 elements; the ISA is the caller's contract.
+        *o = unsafe { block_signs::<S>(block) }.0;
+    }
+    scalar::pack_signs_1bit(&g[w * 64..], &mut out[w..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn unpack_signs_1bit<S: Simd>(bits: &[u64], out: &mut [S::E]) {
+    let w = full_words(out.len());
+    for (&b, block) in bits[..w].iter().zip(out.chunks_exact_mut(64)) {
+        // SAFETY: `block` has 64 elements; the ISA is the caller's contract.
+        unsafe { block_from_bits::<S>(block, b, !b) };
+    }
+    scalar::unpack_signs_1bit(&bits[w..], &mut out[w * 64..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn pack_signs_2bit<S: Simd>(g: &[S::E], pos: &mut [u64], neg: &mut [u64]) {
+    let w = full_words(g.len());
+    let words = pos[..w].iter_mut().zip(neg[..w].iter_mut());
+    for ((p, n), block) in words.zip(g.chunks_exact(64)) {
+        // SAFETY: `block` has 64 elements; the ISA is the caller's contract.
+        (*p, *n) = unsafe { block_signs::<S>(block) };
+    }
+    scalar::pack_signs_2bit(&g[w * 64..], &mut pos[w..], &mut neg[w..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn unpack_signs_2bit<S: Simd>(pos: &[u64], neg: &[u64], out: &mut [S::E]) {
+    let w = full_words(out.len());
+    let words = pos[..w].iter().zip(&neg[..w]);
+    for ((&p, &n), block) in words.zip(out.chunks_exact_mut(64)) {
+        // SAFETY: `block` has 64 elements; the ISA is the caller's contract. Both bits set
+        // reads as 0, as in the reference (`pos − neg`).
+        unsafe { block_from_bits::<S>(block, p & !n, n & !p) };
+    }
+    scalar::unpack_signs_2bit(&pos[w..], &neg[w..], &mut out[w * 64..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn dot_sign_packed_2bit<S: Simd>(g: &[S::E], pos: &[u64], neg: &[u64]) -> SignDot {
+    let w = full_words(g.len());
+    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
+    let (dot_sign, l1, bad) = unsafe {
+        let (mut dot, mut l1, mut bad) = (S::acc_zero(), S::acc_zero(), 0_u64);
+        let words = pos[..w].iter().zip(&neg[..w]);
+        for ((&p, &n), block) in words.zip(g.chunks_exact(64)) {
+            let (p, n) = (p & !n, n & !p);
+            for (j, c) in block.chunks_exact(S::LANES).enumerate() {
+                let shift = j * S::LANES;
+                let gv = S::load(c.as_ptr());
+                bad |= S::non_finite(gv);
+                // g·s is exact in the element type (see `alias_stats`).
+                dot = S::acc_add(dot, S::mul(gv, S::from_bits(p >> shift, n >> shift)));
+                l1 = S::acc_add_abs(l1, gv);
+            }
+        }
+        (S::acc_sum(dot), S::acc_sum(l1), bad)
+    };
+    let tail = scalar::dot_sign_packed_2bit(&g[w * 64..], &pos[w..], &neg[w..]);
+    SignDot {
+        dot_sign: dot_sign + tail.dot_sign,
+        l1: l1 + tail.l1,
+        finite: bad == 0 && tail.finite,
+    }
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn accumulate_signs<S: Simd>(g: &[S::E], counts: &mut [i32]) {
+    assert_eq!(g.len(), counts.len());
+    let t = g.len() - g.len() % 64;
+    let blocks = g[..t]
+        .chunks_exact(64)
+        .zip(counts[..t].chunks_exact_mut(64));
+    for (gb, cb) in blocks {
+        // SAFETY: both blocks have 64 entries; the ISA is the caller's contract.
+        unsafe {
+            let (p, n) = block_signs::<S>(gb);
+            block_counts_add::<S>(cb, p, n);
+        }
+    }
+    scalar::accumulate_signs(&g[t..], &mut counts[t..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn accumulate_signs_2bit<S: Simd>(pos: &[u64], neg: &[u64], counts: &mut [i32]) {
+    let w = full_words(counts.len());
+    let words = pos[..w].iter().zip(&neg[..w]);
+    for ((&p, &n), block) in words.zip(counts.chunks_exact_mut(64)) {
+        // SAFETY: `block` has 64 counts; the ISA is the caller's contract.
+        unsafe { block_counts_add::<S>(block, p, n) };
+    }
+    scalar::accumulate_signs_2bit(&pos[w..], &neg[w..], &mut counts[w * 64..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn accumulate_signs_1bit<S: Simd>(bits: &[u64], counts: &mut [i32]) {
+    let w = full_words(counts.len());
+    for (&b, block) in bits[..w].iter().zip(counts.chunks_exact_mut(64)) {
+        // SAFETY: `block` has 64 counts; the ISA is the caller's contract.
+        unsafe { block_counts_add::<S>(block, b, !b) };
+    }
+    scalar::accumulate_signs_1bit(&bits[w..], &mut counts[w * 64..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn vote_from_counts<S: Simd>(counts: &[i32], out: &mut [S::E]) {
+    assert_eq!(counts.len(), out.len());
+    let t = out.len() - out.len() % 64;
+    let blocks = counts[..t]
+        .chunks_exact(64)
+        .zip(out[..t].chunks_exact_mut(64));
+    for (cb, ob) in blocks {
+        // SAFETY: both blocks have 64 entries; the ISA is the caller's contract.
+        unsafe {
+            let (p, n) = block_count_signs::<S>(cb);
+            block_from_bits::<S>(ob, p, n);
+        }
+    }
+    scalar::vote_from_counts(&counts[t..], &mut out[t..]);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
+unsafe fn vote_from_counts_2bit<S: Simd>(counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
+    let w = full_words(counts.len());
+    let words = pos[..w].iter_mut().zip(neg[..w].iter_mut());
+    for ((p, n), block) in words.zip(counts.chunks_exact(64)) {
+        // SAFETY: `block` has 64 counts; the ISA is the caller's contract.
+        (*p, *n) = unsafe { block_count_signs::<S>(block) };
+    }
+    scalar::vote_from_counts_2bit(&counts[w * 64..], &mut pos[w..], &mut neg[w..]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points: one `#[target_feature]` instantiation per (token, element type, kernel).
+
+/// Defines a safe method on a detection token that runs `$kernel::<$S>` compiled with
+/// `$feature` enabled.
+macro_rules! entry {
+    ($feature:literal, $S:ty, fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[allow(clippy::too_many_arguments)]
+        fn $name(self, $($arg: $ty),*) $(-> $ret)? {
+            /// # Safety
+            /// The CPU must support the enabled target feature.
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn imp($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: `imp` runs only where the feature is available (its contract), which
+                // is the kernel's whole contract.
+                unsafe { $name::<$S>($($arg),*) }
+            }
+            // SAFETY: `self` is a token that exists only after run-time detection found the
+            // feature on this CPU.
+            unsafe { imp($($arg),*) }
+        }
+    };
+}
+
+/// Implements [`ArchKernels`] for one token and element type.
+macro_rules! arch_kernels {
+    ($token:ty, $feature:literal, $S:ty, $e:ty) => {
+        impl ArchKernels<$e> for $token {
+            entry!($feature, $S, fn first_non_finite(v: &[$e]) -> Option<usize>);
+            entry!($feature, $S, fn sign_step(x: &mut [$e], g: &[$e], gamma: $e, decay: $e));
+            entry!($feature, $S, fn axpy(x: &mut [$e], g: &[$e], s: $e));
+            entry!($feature, $S, fn momentum_sign_step(
+                x: &mut [$e], m: &mut [$e], g: &[$e], beta: $e, omb: $e, gamma: $e, decay: $e
+            ));
+            entry!($feature, $S, fn alias_stats(g: &[$e], prev: &[$e], dir: &[$e]) -> AliasStats);
+            entry!($feature, $S, fn sign_step_store(
+                x: &mut [$e], g: &[$e], store: &mut [$e], gamma: $e, decay: $e
+            ) -> f64);
+            entry!($feature, $S, fn momentum_sign_step_store(
+                x: &mut [$e], m: &mut [$e], g: &[$e], store: &mut [$e],
+                beta: $e, omb: $e, gamma: $e, decay: $e
+            ) -> f64);
+            entry!($feature, $S, fn inf_norm(v: &[$e]) -> f64);
+            entry!($feature, $S, fn pack_signs_1bit(g: &[$e], out: &mut [u64]));
+            entry!($feature, $S, fn unpack_signs_1bit(bits: &[u64], out: &mut [$e]));
+            entry!($feature, $S, fn pack_signs_2bit(g: &[$e], pos: &mut [u64], neg: &mut [u64]));
+            entry!($feature, $S, fn unpack_signs_2bit(pos: &[u64], neg: &[u64], out: &mut [$e]));
+            entry!($feature, $S, fn dot_sign_packed_2bit(
+                g: &[$e], pos: &[u64], neg: &[u64]
+            ) -> SignDot);
+            entry!($feature, $S, fn accumulate_signs(g: &[$e], counts: &mut [i32]));
+            entry!($feature, $S, fn vote_from_counts(counts: &[i32], out: &mut [$e]));
+        }
+    };
+}
+
+/// Implements [`ArchCounts`] for one token.
+macro_rules! arch_counts {
+    ($token:ty, $feature:literal, $S:ty) => {
+        impl ArchCounts for $token {
+            entry!($feature, $S, fn accumulate_signs_2bit(
+                pos: &[u64], neg: &[u64], counts: &mut [i32]
+            ));
+            entry!($feature, $S, fn accumulate_signs_1bit(bits: &[u64], counts: &mut [i32]));
+            entry!($feature, $S, fn vote_from_counts_2bit(
+                counts: &[i32], pos: &mut [u64], neg: &mut [u64]
+            ));
+        }
+    };
+}
+
+arch_kernels!(Avx2, "avx2", Avx2F32, f32);
+arch_kernels!(Avx2, "avx2", Avx2F64, f64);
+arch_counts!(Avx2, "avx2", Avx2F32);
+arch_kernels!(Avx512, "avx512f", Avx512F32, f32);
+arch_kernels!(Avx512, "avx512f", Avx512F64, f64);
+arch_counts!(Avx512, "avx512f", Avx512F32);

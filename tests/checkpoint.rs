@@ -1,0 +1,182 @@
+//! Checkpoint and resume: for every optimizer, N steps, save, restore into a fresh optimizer, M
+//! more steps — bit-identical to N + M uninterrupted steps. Malformed or mismatched checkpoints
+//! are typed errors, never panics.
+#![cfg(feature = "serde")]
+
+use proptest::prelude::*;
+use signfree::{
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd,
+    CheckpointError, Checkpointable, Error, Float, Optimizer, Prodigy, ProdigyConfig, SignSgd,
+    SignSgdConfig,
+};
+
+/// A deterministic gradient of a separable quadratic with some coordinates exactly zero.
+fn grad<F: Float>(x: &[F], t: usize) -> Vec<F> {
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if (i + t).is_multiple_of(7) {
+                F::ZERO
+            } else {
+                *v - F::from_f64(((i * 31 + t) % 11) as f64 * 0.1)
+            }
+        })
+        .collect()
+}
+
+fn bits<T: std::fmt::Debug>(v: &T) -> String {
+    format!("{v:?}")
+}
+
+/// Runs `n` steps on `a`, checkpoints to JSON, restores into `b`, and runs `m` more steps on
+/// both the original and the restored optimizer; asserts identical parameters and states.
+fn check_resume<F, O>(mut a: O, n: usize, m: usize)
+where
+    F: Float,
+    O: Optimizer<F> + Checkpointable,
+    O::State: std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let split = [5usize, 3];
+    let mut x: Vec<F> = (0..8).map(|i| F::from_f64(i as f64 * 0.37 - 1.0)).collect();
+    let step = |o: &mut O, x: &mut Vec<F>, t: usize| {
+        let g = grad(x, t);
+        let loss = Some(1.0 + x.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>());
+        let (x0, x1) = x.split_at_mut(split[0]);
+        o.step(&mut [x0, x1], &[&g[..split[0]], &g[split[0]..]], loss)
+            .unwrap();
+    };
+    for t in 0..n {
+        step(&mut a, &mut x, t);
+    }
+    let json = a.to_json().unwrap();
+    let mut b = O::from_json(&json).unwrap();
+    assert_eq!(bits(a.state()), bits(b.state()), "restored state differs");
+    let mut y = x.clone();
+    for t in n..n + m {
+        step(&mut a, &mut x, t);
+        step(&mut b, &mut y, t);
+    }
+    assert_eq!(bits(&x), bits(&y), "{}", a.name());
+    assert_eq!(bits(a.state()), bits(b.state()), "{}", a.name());
+}
+
+macro_rules! matrix {
+    ($($name:ident: $ty:ident, $cfg:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                for (n, m) in [(0, 5), (1, 4), (7, 9)] {
+                    check_resume::<f32, _>($ty::<f32>::new($cfg, &[5, 3]).unwrap(), n, m);
+                    check_resume::<f64, _>($ty::<f64>::new($cfg, &[5, 3]).unwrap(), n, m);
+                }
+            }
+        )*
+    };
+}
+
+matrix! {
+    sign_sgd: SignSgd, SignSgdConfig { lr: 0.05, ..Default::default() };
+    signum_with_decay: SignSgd, SignSgdConfig { lr: 0.05, momentum: Some(0.9), weight_decay: 0.1, ..Default::default() };
+    alias_d: AliasSignSgd, AliasConfig::default();
+    alias_f: AliasSignSgd, AliasConfig::option_f(0.0);
+    alias_momentum_l0: AliasSignSgd, AliasConfig {
+        rule: AliasRule { initial_smoothness: Some(2.0), ..Default::default() },
+        momentum: Some(0.9),
+        weight_decay: 0.01,
+    };
+    alias_update_gap: AliasSignSgd, AliasConfig {
+        rule: AliasRule { update_gap: 3, ..Default::default() },
+        ..Default::default()
+    };
+    alias_adam: AliasAdam, AliasAdamConfig::default();
+    adamw: AdamW, AdamWConfig::default();
+    prodigy: Prodigy, ProdigyConfig::default();
+}
+
+#[test]
+fn mismatched_checkpoints_are_typed_errors() {
+    let a = AliasSignSgd::<f32>::new(AliasConfig::default(), &[3]).unwrap();
+    let json = a.to_json().unwrap();
+    // Another element type.
+    let e = AliasSignSgd::<f64>::from_json(&json).unwrap_err();
+    assert!(
+        matches!(e, Error::Checkpoint(CheckpointError::Dtype { .. })),
+        "{e}"
+    );
+    // Another optimizer.
+    let e = AdamW::<f32>::from_json(&json).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Checkpoint(CheckpointError::Optimizer { .. } | CheckpointError::Syntax { .. })
+        ),
+        "{e}"
+    );
+    // Another version.
+    let e = AliasSignSgd::<f32>::from_json(&json.replace("\"version\":1", "\"version\":99"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Checkpoint(CheckpointError::Version {
+                found: 99,
+                supported: 1
+            })
+        ),
+        "{e}"
+    );
+    // A layout that does not fit the state's buffers.
+    let e = AliasSignSgd::<f32>::from_json(&json.replace("\"layout\":[3]", "\"layout\":[4]"))
+        .unwrap_err();
+    assert!(matches!(e, Error::IncompatibleState { .. }), "{e}");
+    // Truncated text.
+    let e = AliasSignSgd::<f32>::from_json(&json[..json.len() / 2]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Checkpoint(CheckpointError::Syntax { line: 1, .. })
+        ),
+        "{e}"
+    );
+    // An invalid configuration inside a well-formed checkpoint is caught by validation.
+    let e = AliasSignSgd::<f32>::from_json(&json.replace("\"probe\":1e-6", "\"probe\":-1.0"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidParameter {
+                parameter: "probe",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Arbitrary text never panics the loader.
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,300}") {
+        let _ = AliasSignSgd::<f32>::from_json(&text);
+        let _ = Prodigy::<f64>::from_json(&text);
+    }
+
+    /// Single-byte corruptions of a valid checkpoint either load (and then step without panic)
+    /// or fail with a typed error.
+    #[test]
+    fn corrupted_checkpoints_never_panic(pos in 0usize..10_000, byte in any::<u8>()) {
+        let mut a = AliasSignSgd::<f64>::new(AliasConfig { momentum: Some(0.5), ..Default::default() }, &[4]).unwrap();
+        let mut x = [1.0, -1.0, 0.5, 2.0];
+        a.step_flat(&mut x, &[0.1, 0.2, -0.3, 0.0], Some(1.0)).unwrap();
+        let mut bytes = a.to_json().unwrap().into_bytes();
+        let i = pos % bytes.len();
+        bytes[i] = byte;
+        if let Ok(text) = String::from_utf8(bytes)
+            && let Ok(mut b) = AliasSignSgd::<f64>::from_json(&text)
+        {
+            let _ = b.step_flat(&mut x, &[0.1, 0.2, -0.3, 0.0], Some(1.0));
+        }
+    }
+}
