@@ -40,6 +40,16 @@ fn main() -> signfree::Result<()> {
             )?),
         ),
         (
+            "ALIAS, sign-only memory",
+            Box::new(AliasSignSgd::new(
+                AliasConfig {
+                    sign_only_memory: true,
+                    ..Default::default()
+                },
+                &layout,
+            )?),
+        ),
+        (
             "ALIAS-Adam",
             Box::new(AliasAdam::new(AliasAdamConfig::default(), &layout)?),
         ),

@@ -83,11 +83,13 @@ matrix! {
         rule: AliasRule { initial_smoothness: Some(2.0), ..Default::default() },
         momentum: Some(0.9),
         weight_decay: 0.01,
+        ..Default::default()
     };
     alias_update_gap: AliasSignSgd, AliasConfig {
         rule: AliasRule { update_gap: 3, ..Default::default() },
         ..Default::default()
     };
+    alias_sign_only: AliasSignSgd, AliasConfig { sign_only_memory: true, ..Default::default() };
     alias_adam: AliasAdam, AliasAdamConfig::default();
     adamw: AdamW, AdamWConfig::default();
     prodigy: Prodigy, ProdigyConfig::default();

@@ -116,6 +116,16 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
             )
             .unwrap(),
         ),
+        Box::new(
+            AliasSignSgd::new(
+                AliasConfig {
+                    sign_only_memory: true,
+                    ..Default::default()
+                },
+                &[d],
+            )
+            .unwrap(),
+        ),
         Box::new(AliasAdam::new(AliasAdamConfig::default(), &[d]).unwrap()),
         Box::new(Prodigy::new(ProdigyConfig::default(), &[d]).unwrap()),
         Box::new(

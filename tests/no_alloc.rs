@@ -64,6 +64,16 @@ fn steps_do_not_allocate() {
             )
             .unwrap(),
         ),
+        Box::new(
+            AliasSignSgd::new(
+                AliasConfig {
+                    sign_only_memory: true,
+                    ..Default::default()
+                },
+                &[1000, 10],
+            )
+            .unwrap(),
+        ),
         Box::new(AliasAdam::new(AliasAdamConfig::default(), &[1000, 10]).unwrap()),
         Box::new(AdamW::new(AdamWConfig::default(), &[1000, 10]).unwrap()),
         Box::new(Prodigy::new(ProdigyConfig::default(), &[1000, 10]).unwrap()),

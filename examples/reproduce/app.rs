@@ -28,7 +28,8 @@ usage: reproduce [--quick] [--steps T] [--datasets a,b] [--methods m,n] [--losse
                  [--modes full,stochastic] [--out DIR] [--threads N]
   --quick      T = 100 on mushrooms only (a smoke test in seconds)
   datasets     mushrooms a9a w8a phishing heart_scale australian_scale breast-cancer_scale german.numer_scale
-  methods      sign-sgd-tuned sos alias-d alias-f alias-momentum alias-d-same-sample alias-adam
+  methods      sign-sgd-tuned sos alias-d alias-f alias-momentum alias-d-same-sample
+               alias-sign-only alias-adam
                prodigy adamw-tuned";
 
 impl Options {

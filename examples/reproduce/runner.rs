@@ -58,19 +58,22 @@ pub enum Method {
     AliasMomentum,
     /// ALIAS Option D in same-sample mode (stochastic runs only: 2 gradients per step).
     AliasDSameSample,
+    /// ALIAS Option D with sign-only memory (2 bits per parameter).
+    AliasSignOnly,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 9] = [
+    pub const ALL: [Method; 10] = [
         Method::SignSgdTuned,
         Method::Sos,
         Method::AliasD,
         Method::AliasF,
         Method::AliasMomentum,
         Method::AliasDSameSample,
+        Method::AliasSignOnly,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -84,6 +87,7 @@ impl Method {
             Method::AliasF => "alias-f",
             Method::AliasMomentum => "alias-momentum",
             Method::AliasDSameSample => "alias-d-same-sample",
+            Method::AliasSignOnly => "alias-sign-only",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -339,6 +343,13 @@ pub fn run_method(
         Method::AliasMomentum => {
             let cfg = AliasConfig {
                 momentum: Some(0.9),
+                ..Default::default()
+            };
+            (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
+        }
+        Method::AliasSignOnly => {
+            let cfg = AliasConfig {
+                sign_only_memory: true,
                 ..Default::default()
             };
             (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::kernels::{Backend, Kernels};
+use crate::kernels::{Backend, Kernels, packed_words};
 use crate::optimizer::{
     AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_loss, check_range,
     check_shapes,
@@ -368,6 +368,14 @@ pub struct AliasConfig {
     /// `β` for the momentum direction `sign(m_t)`, `m_t = β m_{t−1} + (1−β) g_t`; `None` by
     /// default. The gap term then uses the applied direction: `γ_{t−1}⟨g_t, sign(m_{t−1})⟩`.
     pub momentum: Option<f64>,
+    /// Sign-only memory (spec section 5): keep `sign(g_{t−1})` as 2-bit packed signs and the
+    /// scalar `‖g_{t−1}‖_1` instead of `g_{t−1}`, and use the smoothness sample
+    /// `r̂_{t−1} = max(0, ‖g_{t−1}‖_1 − ⟨g_t, sign(g_{t−1})⟩) / ‖x_t − x_{t−1}‖_∞`
+    /// (`∈ [0, r_{t−1}]` for convex `f`). The gap term is unchanged. State: 2 bits per parameter.
+    /// `‖x_t − x_{t−1}‖_∞` is then derived as `γ_{t−1}` (exact in real arithmetic for the sign
+    /// direction without decay), so this mode refuses weight decay, momentum and
+    /// `update_gap > 1`. Off by default.
+    pub sign_only_memory: bool,
 }
 
 impl AliasConfig {
@@ -396,6 +404,13 @@ pub struct AliasState<F> {
     /// `x` at the last refresh step per tensor (empty unless `update_gap > 1`; then
     /// `prev_grad` holds the gradient of that step).
     pub anchor: Vec<Vec<F>>,
+    /// Sign-only memory: `sign(g_{t−1}) > 0` bits per tensor (empty otherwise; `prev_grad` is
+    /// then empty).
+    pub prev_pos: Vec<Vec<u64>>,
+    /// Sign-only memory: `sign(g_{t−1}) < 0` bits per tensor.
+    pub prev_neg: Vec<Vec<u64>>,
+    /// Sign-only memory: `‖g_{t−1}‖_1`.
+    pub prev_grad_l1: f64,
 }
 
 /// ALIAS Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` with a tuning-free `γ_t` (spec section 2).
@@ -493,11 +508,40 @@ impl<F: Float> AliasSignSgd<F> {
                 "a number in [0, 1)",
             )?;
         }
+        if config.sign_only_memory {
+            let refuse = |parameter, value: String| {
+                Err(Error::invalid(
+                    OWNER,
+                    parameter,
+                    value,
+                    "off with sign_only_memory",
+                ))
+            };
+            if config.weight_decay != 0.0 {
+                return refuse("weight_decay", config.weight_decay.to_string());
+            }
+            if let Some(beta) = config.momentum {
+                return refuse("momentum", beta.to_string());
+            }
+            if config.rule.update_gap != 1 {
+                return refuse("update_gap", config.rule.update_gap.to_string());
+            }
+        }
         let buffers = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
+        let bits = || {
+            layout
+                .iter()
+                .map(|&n| vec![0u64; packed_words(n)])
+                .collect::<Vec<_>>()
+        };
+        let sign_only = config.sign_only_memory;
         let state = AliasState {
             step: 0,
             scalars: AliasScalars::default(),
-            prev_grad: buffers(),
+            prev_grad: if sign_only { Vec::new() } else { buffers() },
+            prev_pos: if sign_only { bits() } else { Vec::new() },
+            prev_neg: if sign_only { bits() } else { Vec::new() },
+            prev_grad_l1: 0.0,
             momentum: if config.momentum.is_some() {
                 buffers()
             } else {
@@ -564,6 +608,9 @@ impl<F: Float> AliasSignSgd<F> {
         // Pass 1 (refresh steps, t ≥ 1): ‖g_t − g_{t−1}‖_1 and ⟨g_t, u_{t−1}⟩ over all tensors,
         // fused with the finiteness check. Otherwise check alone.
         let rule = &self.config.rule;
+        if self.config.sign_only_memory {
+            return self.step_sign_only(params, grads, reference, loss);
+        }
         let refresh = rule.is_refresh(t);
         let windowed = !st.anchor.is_empty();
         let sample = if t == 0 || !refresh {
@@ -659,6 +706,76 @@ impl<F: Float> AliasSignSgd<F> {
     }
 }
 
+impl<F: Float> AliasSignSgd<F> {
+    /// A step with sign-only memory (see [`AliasConfig::sign_only_memory`]); shapes and loss
+    /// are already checked.
+    fn step_sign_only(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        reference: Option<&[&[F]]>,
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        let t = self.state.step;
+        let st = &self.state;
+        let kernels = self.kernels;
+        // Pass 1: ⟨g_t, sign(g_{t−1})⟩ from the bits, ‖g_t‖_1 and finiteness (bits are zero at
+        // t = 0, so the same pass gives ‖g_0‖_1).
+        let (mut dot, mut l1, mut finite) = (0.0, 0.0, true);
+        for ((g, pos), neg) in grads.iter().zip(&st.prev_pos).zip(&st.prev_neg) {
+            let s = kernels.dot_sign_packed_2bit(g, pos, neg);
+            dot += s.dot_sign;
+            l1 += s.l1;
+            finite &= s.finite;
+        }
+        if !finite {
+            check_finite(grads, t)?;
+        }
+        let sample = (t > 0).then(|| {
+            let smoothness_numerator = match reference {
+                // Same-sample mode compares with the previous point's gradient directly.
+                Some(r) => grads
+                    .iter()
+                    .zip(r)
+                    .map(|(g, h)| kernels.alias_stats(g, h, h).diff_l1)
+                    .sum(),
+                None => (st.prev_grad_l1 - dot).max(0.0),
+            };
+            Sample {
+                smoothness_numerator,
+                move_inf: st.scalars.prev_move,
+                gap_increment: st.scalars.prev_stepsize * dot,
+            }
+        });
+        let decision = self
+            .config
+            .rule
+            .decide(OWNER, t, &st.scalars, sample, loss, || {
+                params
+                    .iter()
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            })?;
+        // Pass 2: the sign step, then the signs of g_t into the bits.
+        let gamma = decision.gamma;
+        let st = &mut self.state;
+        for (((x, g), pos), neg) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut st.prev_pos)
+            .zip(&mut st.prev_neg)
+        {
+            kernels.sign_step(x, g, F::from_f64(gamma), F::ONE);
+            kernels.pack_signs_2bit(g, pos, neg);
+        }
+        st.step = t + 1;
+        st.prev_grad_l1 = l1;
+        // ‖x_{t+1} − x_t‖_∞ = γ_t whenever some sign is non-zero (no decay in this mode).
+        decision.commit(&mut st.scalars, if l1 > 0.0 { gamma } else { 0.0 });
+        Ok(decision.report(&self.config.rule, t, kernels.backend()))
+    }
+}
+
 /// `(‖x − anchor‖_∞, ⟨g, anchor − x⟩)` in `f64`: the window's denominator and gap increment
 /// (only with `update_gap > 1`).
 fn window_stats<F: Float>(g: &[F], x: &[F], anchor: &[F]) -> (f64, f64) {
@@ -690,6 +807,12 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 
     fn name(&self) -> &'static str {
+        if self.config.sign_only_memory {
+            return match self.config.rule.stepsize {
+                AliasStepsize::GapEstimate { .. } => "ALIAS sign-only (D)",
+                AliasStepsize::LowerBound { .. } => "ALIAS sign-only (F)",
+            };
+        }
         match (self.config.rule.stepsize, self.config.momentum) {
             (AliasStepsize::GapEstimate { .. }, None) => "ALIAS (D)",
             (AliasStepsize::LowerBound { .. }, None) => "ALIAS (F)",
@@ -699,6 +822,9 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 
     fn state_bytes_per_parameter(&self) -> f64 {
+        if self.config.sign_only_memory {
+            return 0.25; // two bits
+        }
         let buffers = 1
             + usize::from(self.config.momentum.is_some())
             + usize::from(self.config.rule.update_gap > 1);
@@ -719,7 +845,24 @@ impl<F: Float> Stateful for AliasSignSgd<F> {
             bufs.len() == self.layout.len()
                 && bufs.iter().zip(&self.layout).all(|(b, &n)| b.len() == n)
         };
-        if !fits(&state.prev_grad) {
+        let bit_fits = |bufs: &Vec<Vec<u64>>| {
+            bufs.len() == self.layout.len()
+                && bufs
+                    .iter()
+                    .zip(&self.layout)
+                    .all(|(b, &n)| b.len() == packed_words(n))
+        };
+        let sign_only_ok = if self.config.sign_only_memory {
+            state.prev_grad.is_empty() && bit_fits(&state.prev_pos) && bit_fits(&state.prev_neg)
+        } else {
+            state.prev_pos.is_empty() && state.prev_neg.is_empty()
+        };
+        if !sign_only_ok || !state.prev_grad_l1.is_finite() || state.prev_grad_l1 < 0.0 {
+            return Err(Error::IncompatibleState {
+                reason: "sign-memory buffers do not match the layout and sign_only_memory setting",
+            });
+        }
+        if !self.config.sign_only_memory && !fits(&state.prev_grad) {
             return Err(Error::IncompatibleState {
                 reason: "previous-gradient buffers do not match the layout",
             });
