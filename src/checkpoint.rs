@@ -169,3 +169,4 @@ checkpointable!(AliasSignSgd, crate::AliasConfig, "AliasSignSgd");
 checkpointable!(AliasAdam, crate::AliasAdamConfig, "AliasAdam");
 checkpointable!(AdamW, crate::AdamWConfig, "AdamW");
 checkpointable!(Prodigy, crate::ProdigyConfig, "Prodigy");
+checkpointable!(AdamLikeCompat, crate::AdamLikeConfig, "AdamLikeCompat");

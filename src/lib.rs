@@ -22,6 +22,7 @@ pub use checkpoint::{Checkpoint, Checkpointable};
 pub use error::{CheckpointError, Error, ParseErrorKind, Result};
 pub use float::Float;
 pub use kernels::Backend;
+pub use optim::adam_like::{AdamLikeCompat, AdamLikeConfig, AdamLikeState};
 pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};
 pub use optim::alias::{
     AliasConfig, AliasRule, AliasScalars, AliasSignSgd, AliasState, AliasStepsize, Warmup,

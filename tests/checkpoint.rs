@@ -5,9 +5,9 @@
 
 use proptest::prelude::*;
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd,
-    CheckpointError, Checkpointable, Error, Float, Optimizer, Prodigy, ProdigyConfig, SignSgd,
-    SignSgdConfig,
+    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
+    AliasRule, AliasSignSgd, CheckpointError, Checkpointable, Error, Float, Optimizer, Prodigy,
+    ProdigyConfig, SignSgd, SignSgdConfig,
 };
 
 /// A deterministic gradient of a separable quadratic with some coordinates exactly zero.
@@ -93,6 +93,7 @@ matrix! {
     alias_adam: AliasAdam, AliasAdamConfig::default();
     adamw: AdamW, AdamWConfig::default();
     prodigy: Prodigy, ProdigyConfig::default();
+    adam_like: AdamLikeCompat, AdamLikeConfig { lr: 0.01, weight_decay: 0.1, warmup_steps: 2, ..Default::default() };
 }
 
 #[test]

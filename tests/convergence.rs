@@ -3,12 +3,14 @@
 //! Criterion: after `T` full-gradient steps from the problem's start point,
 //! `f(x_T) − f* ≤ tol · (f(x_0) − f*)`. Sign-SGD and Signum get a `1/sqrt(t+1)` schedule with
 //! the problem's listed base stepsize (they need one), and so does AdamW; the ALIAS variants
-//! and Prodigy get none.
+//! and Prodigy get none. `AdamLikeCompat` (the reference code's rule, a compatibility mode) is
+//! not in the table: its per-tensor `d` grows without bound here (NaN loss by step 6 on the
+//! quadratic at lr = 0.1), as the reference code's rule does.
 
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd,
-    AliasStepsize, Bundled, Cost, Gradient, LogisticRegression, Optimizer, Problem, Prodigy,
-    ProdigyConfig, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
+    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
+    AliasRule, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient, LogisticRegression, Optimizer,
+    Problem, Prodigy, ProdigyConfig, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
 };
 
 /// Writes the gradient at `x` into `g` and returns `f(x)`.

@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Optimizer, Prodigy,
-    ProdigyConfig, SignSgd, SignSgdConfig,
+    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
+    AliasSignSgd, Optimizer, Prodigy, ProdigyConfig, SignSgd, SignSgdConfig,
 };
 
 struct Counting;
@@ -77,6 +77,7 @@ fn steps_do_not_allocate() {
         Box::new(AliasAdam::new(AliasAdamConfig::default(), &[1000, 10]).unwrap()),
         Box::new(AdamW::new(AdamWConfig::default(), &[1000, 10]).unwrap()),
         Box::new(Prodigy::new(ProdigyConfig::default(), &[1000, 10]).unwrap()),
+        Box::new(AdamLikeCompat::new(AdamLikeConfig::default(), &[1000, 10]).unwrap()),
     ];
     for opt in &mut optimizers {
         let n = allocations_during(|| {

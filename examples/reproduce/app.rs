@@ -178,8 +178,10 @@ pub fn run(o: &Options) -> Result<Vec<Block>, String> {
     }
     write_plots(&o.out, &blocks)?;
     let table = table(&blocks);
-    print!("{table}");
-    std::fs::write(o.out.join("summary.md"), &table).map_err(|e| e.to_string())?;
+    let pivot = pivot(&blocks);
+    print!("{table}\n{pivot}");
+    std::fs::write(o.out.join("summary.md"), format!("{table}\n{pivot}"))
+        .map_err(|e| e.to_string())?;
     println!(
         "wall time {:.1} s; CSV files and plots in {}",
         started.elapsed().as_secs_f64(),
@@ -344,6 +346,63 @@ fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// Per (loss, mode): methods × data sets, `f(x_T) − f*` and in brackets its ratio to tuned
+/// Sign-SGD (below 1 means better than the tuned baseline).
+pub fn pivot(blocks: &[Block]) -> String {
+    let mut s = String::new();
+    let mut groups: Vec<(Loss, Mode)> = Vec::new();
+    for b in blocks {
+        if !groups.contains(&(b.loss, b.mode)) {
+            groups.push((b.loss, b.mode));
+        }
+    }
+    for (loss, mode) in groups {
+        let bs: Vec<&Block> = blocks
+            .iter()
+            .filter(|b| b.loss == loss && b.mode == mode)
+            .collect();
+        let _ = writeln!(
+            s,
+            "\n**{} ({})**: f(x_T) − f* (ratio to tuned Sign-SGD)\n",
+            loss.name(),
+            mode.name()
+        );
+        let _ = write!(s, "| method |");
+        for b in &bs {
+            let _ = write!(s, " {} |", b.dataset.file_name());
+        }
+        let _ = write!(s, "\n|---|{}\n", "---:|".repeat(bs.len()));
+        for method in Method::ALL {
+            if !bs.iter().any(|b| b.runs.iter().any(|r| r.method == method)) {
+                continue;
+            }
+            let _ = write!(s, "| {} |", method.name());
+            for b in &bs {
+                let gap = |m: Method| {
+                    b.runs
+                        .iter()
+                        .find(|r| r.method == m)
+                        .map(|r| r.final_loss() - b.f_star)
+                };
+                match (gap(method), gap(Method::SignSgdTuned)) {
+                    // For NLLSQ f* is the best run's value, so a ratio to one run means little.
+                    (Some(g), Some(base)) if base > 0.0 && loss == Loss::Logistic => {
+                        let _ = write!(s, " {g:.2e} ({:.2}) |", g / base);
+                    }
+                    (Some(g), _) => {
+                        let _ = write!(s, " {g:.2e} |");
+                    }
+                    (None, _) => {
+                        let _ = write!(s, " – |");
+                    }
+                }
+            }
+            s.push('\n');
+        }
+    }
+    s
 }
 
 /// The results as a Markdown table.
