@@ -8,9 +8,9 @@
 //! quadratic at lr = 0.1), as the reference code's rule does.
 
 use signfree::{
-    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
-    AliasRule, AliasSignSgd, AliasStepsize, Bundled, Cost, Gradient, LogisticRegression, Optimizer,
-    Problem, Prodigy, ProdigyConfig, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd,
+    AliasStepsize, Bundled, Cost, Gradient, LogisticRegression, Optimizer, Problem, Prodigy,
+    ProdigyConfig, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
 };
 
 /// Writes the gradient at `x` into `g` and returns `f(x)`.
