@@ -111,6 +111,22 @@ pub enum Error {
         kind: ParseErrorKind,
     },
 
+    /// Distributed training (`signfree::dist`): a collective failed, a peer's step failed, or the
+    /// ranks disagreed about the step. Every rank of the world returns an error for the same
+    /// step (the failing rank its own, e.g. [`Error::NonFiniteGradient`]; the others this), and
+    /// no rank changed its parameters or state.
+    #[error("communication at step {step} on rank {rank} of {size}: {kind}")]
+    Communication {
+        /// The optimizer step index (0 outside a step).
+        step: u64,
+        /// The rank reporting it.
+        rank: usize,
+        /// The number of ranks.
+        size: usize,
+        /// What happened.
+        kind: CommunicationErrorKind,
+    },
+
     /// Reading a file failed.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -162,6 +178,15 @@ pub enum ParseErrorKind {
     /// The value is not a finite number.
     #[error("bad or non-finite feature value `{0}`")]
     BadValue(String),
+    /// Dense storage of `rows × cols` values cannot be allocated (the width comes from the
+    /// largest feature index, whose position the error reports).
+    #[error("dense storage of {rows} × {cols} values does not fit in memory; use sparse storage")]
+    DenseTooLarge {
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
     /// A third distinct label was found; only binary labels are supported.
     #[error("label {label} is a third class (already seen {first} and {second})")]
     TooManyClasses {
@@ -172,6 +197,32 @@ pub enum ParseErrorKind {
         /// The second label seen.
         second: f64,
     },
+}
+
+/// What went wrong in distributed training; the step and rank are in [`Error::Communication`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommunicationErrorKind {
+    /// Another rank's input failed its checks at this step (that rank returned its own error).
+    #[error("{failed} rank(s) failed this step, the first is rank {first}")]
+    PeerFailed {
+        /// How many ranks failed.
+        failed: usize,
+        /// The lowest failing rank.
+        first: usize,
+    },
+    /// The ranks disagree about something that must be equal on all of them.
+    #[error("ranks disagree about {what}")]
+    Mismatch {
+        /// What differs, e.g. `"the step index"`.
+        what: &'static str,
+    },
+    /// A peer left during a collective (its thread panicked or its communicator was dropped).
+    #[error("a peer left the world during a collective")]
+    PeerLost,
+    /// MPI could not be initialised (it already was, or the library refused).
+    #[error("MPI could not be initialised")]
+    InitFailed,
 }
 
 /// Why a checkpoint was refused.

@@ -7,6 +7,7 @@
 pub mod bundled;
 #[cfg(feature = "serde")]
 pub mod checkpoint;
+pub mod dist;
 pub mod error;
 pub mod float;
 pub mod kernels;
@@ -19,6 +20,13 @@ pub mod schedule;
 pub use bundled::Bundled;
 #[cfg(feature = "serde")]
 pub use checkpoint::{Checkpoint, Checkpointable};
+#[cfg(feature = "mpi")]
+pub use dist::MpiCommunicator;
+pub use dist::{
+    Communicator, DistAliasSignSgd, DistAliasState, DistSignSgd, DistSignSgdState,
+    LocalCommunicator, SignVote, Traffic,
+};
+pub use error::CommunicationErrorKind;
 pub use error::{CheckpointError, Error, ParseErrorKind, Result};
 pub use float::Float;
 pub use kernels::Backend;

@@ -12,9 +12,11 @@ fuzz_target!(|data: &[u8]| {
             Ok(d) => {
                 assert_eq!(d.labels().len(), d.n_samples());
                 assert!(d.labels().iter().all(|&y| y == 1.0 || y == -1.0));
-                let w = vec![1.0; d.n_features()];
-                for i in 0..d.n_samples() {
-                    assert!(d.features().row_dot(i, &w).is_finite() || d.n_features() > 0);
+                if d.n_features() <= 1 << 16 {
+                    let w = vec![1.0; d.n_features()];
+                    for i in 0..d.n_samples() {
+                        let _ = d.features().row_dot(i, &w);
+                    }
                 }
             }
             Err(Error::Parse { line, column, .. }) => assert!(line >= 1 && column >= 1),

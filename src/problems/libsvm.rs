@@ -174,6 +174,7 @@ impl Dataset {
         let mut raw_labels = Vec::new();
         let mut classes: (Option<f64>, Option<f64>) = (None, None);
         let mut max_index = 0usize;
+        let mut max_index_at = (1usize, 1usize);
 
         for (line_no, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
             let line_no = line_no + 1;
@@ -240,7 +241,10 @@ impl Dataset {
                     err(line_no, value_col, ParseErrorKind::BadValue(val_str.into()))
                 })?;
                 previous = index;
-                max_index = max_index.max(index);
+                if index > max_index {
+                    max_index = index;
+                    max_index_at = (line_no, col);
+                }
                 indices.push((index - 1) as u32);
                 values.push(value);
             }
@@ -270,13 +274,27 @@ impl Dataset {
         let features = match options.storage {
             Storage::Sparse => Features::Sparse(csr),
             Storage::Dense => {
-                let mut dense = Array2::zeros((csr.n_rows(), n_cols));
-                for i in 0..csr.n_rows() {
+                let (rows, cols) = (csr.n_rows(), n_cols);
+                let too_large = || {
+                    err(
+                        max_index_at.0,
+                        max_index_at.1,
+                        ParseErrorKind::DenseTooLarge { rows, cols },
+                    )
+                };
+                // Fallible allocation: a file with one huge index must be an error, not an abort.
+                let len = rows.checked_mul(cols).ok_or_else(too_large)?;
+                let mut values = Vec::new();
+                values.try_reserve_exact(len).map_err(|_| too_large())?;
+                values.resize(len, 0.0);
+                for i in 0..rows {
                     let (idx, val) = csr.row(i);
                     for (&j, &v) in idx.iter().zip(val) {
-                        dense[[i, j as usize]] = v;
+                        values[i * cols + j as usize] = v;
                     }
                 }
+                let dense = Array2::from_shape_vec((rows, cols), values)
+                    .expect("the buffer has rows × cols elements");
                 Features::Dense(dense)
             }
         };
@@ -335,6 +353,84 @@ impl Dataset {
     /// one class).
     pub fn raw_classes(&self) -> (f64, Option<f64>) {
         self.raw_classes
+    }
+
+    /// The rows in `rows` as a new data set (same width, storage, labels and raw classes).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if the range is decreasing or ends past [`Dataset::n_samples`].
+    pub fn select_rows(&self, rows: std::ops::Range<usize>) -> Result<Self> {
+        if rows.start > rows.end || rows.end > self.n_samples() {
+            return Err(Error::invalid(
+                "Dataset::select_rows",
+                "rows",
+                format!("{rows:?}"),
+                "a non-decreasing range within 0..n_samples",
+            ));
+        }
+        let features = match &self.features {
+            Features::Sparse(m) => {
+                let (lo, hi) = (m.indptr[rows.start], m.indptr[rows.end]);
+                Features::Sparse(CsrMatrix {
+                    n_cols: m.n_cols,
+                    indptr: m.indptr[rows.start..=rows.end]
+                        .iter()
+                        .map(|&p| p - lo)
+                        .collect(),
+                    indices: m.indices[lo..hi].to_vec(),
+                    values: m.values[lo..hi].to_vec(),
+                })
+            }
+            Features::Dense(a) => {
+                Features::Dense(a.slice(ndarray::s![rows.clone(), ..]).to_owned())
+            }
+        };
+        Ok(Self {
+            features,
+            labels: self.labels[rows].to_vec(),
+            raw_classes: self.raw_classes,
+        })
+    }
+
+    /// Rank `rank`'s shard of `size` contiguous row blocks, for data-parallel training (see
+    /// `signfree::dist`): block `r` holds rows `r·q + min(r, p) ..` with `q = n / size`,
+    /// `p = n % size`, so the first `p` shards have one row more. Every row is in exactly one
+    /// shard and the shards, concatenated in rank order, are the data set.
+    ///
+    /// ```
+    /// use signfree::{Dataset, LibsvmOptions};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/heart_scale");
+    /// let data = Dataset::from_path(path, LibsvmOptions::default())?;
+    /// let sizes: Vec<usize> = (0..4).map(|r| data.shard(r, 4).map(|s| s.n_samples())).collect::<Result<_, _>>()?;
+    /// assert_eq!(sizes, [68, 68, 67, 67]); // 270 rows
+    /// # Ok::<(), signfree::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `size` is 0, `rank ≥ size` or `size > n_samples` (a shard
+    /// would be empty).
+    pub fn shard(&self, rank: usize, size: usize) -> Result<Self> {
+        let n = self.n_samples();
+        if size == 0 || size > n {
+            return Err(Error::invalid(
+                "Dataset::shard",
+                "size",
+                size,
+                "an integer in 1..=n_samples",
+            ));
+        }
+        if rank >= size {
+            return Err(Error::invalid(
+                "Dataset::shard",
+                "rank",
+                rank,
+                "an integer in 0..size",
+            ));
+        }
+        let (q, p) = (n / size, n % size);
+        let start = rank * q + rank.min(p);
+        let len = q + usize::from(rank < p);
+        self.select_rows(start..start + len)
     }
 }
 
@@ -421,6 +517,31 @@ mod tests {
                 sparse.features().row_dot(i, &w)
             );
         }
+    }
+
+    /// Found by `cargo fuzz run libsvm_parse`: one index near u32::MAX made dense storage try to
+    /// allocate 32 GB and abort. It is now a typed error at the index's position.
+    #[test]
+    fn huge_dense_width_is_an_error_not_an_abort() {
+        let text = b"083364731 4083364083:0";
+        let opts = LibsvmOptions {
+            n_features: None,
+            storage: Storage::Dense,
+        };
+        match Dataset::parse(text, "f", opts) {
+            Err(Error::Parse {
+                line: 1,
+                column: 11,
+                kind: ParseErrorKind::DenseTooLarge { rows: 1, cols },
+                ..
+            }) => {
+                assert_eq!(cols, 4083364083)
+            }
+            other => panic!("{other:?}"),
+        }
+        // Sparse storage of the same file is fine.
+        let sparse = Dataset::parse(text, "f", LibsvmOptions::default()).unwrap();
+        assert_eq!(sparse.n_features(), 4083364083);
     }
 
     #[test]
