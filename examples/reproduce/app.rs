@@ -363,12 +363,11 @@ pub fn pivot(blocks: &[Block]) -> String {
             .iter()
             .filter(|b| b.loss == loss && b.mode == mode)
             .collect();
-        let _ = writeln!(
-            s,
-            "\n**{} ({})**: f(x_T) − f* (ratio to tuned Sign-SGD)\n",
-            loss.name(),
-            mode.name()
-        );
+        let what = match loss {
+            Loss::Logistic => "f(x_T) − f* (ratio to tuned Sign-SGD)",
+            Loss::Nllsq => "f(x_T) − f*, f* = the best value any run reached",
+        };
+        let _ = writeln!(s, "\n**{} ({})**: {what}\n", loss.name(), mode.name());
         let _ = write!(s, "| method |");
         for b in &bs {
             let _ = write!(s, " {} |", b.dataset.file_name());
