@@ -6,13 +6,18 @@ use ndarray::Array2;
 
 use crate::error::{Error, ParseErrorKind, Result};
 
+/// The most values dense storage accepts (2^28, 2 GiB of `f64`); a file whose rows × largest
+/// index exceeds it is a [`ParseErrorKind::DenseTooLarge`] error rather than a huge allocation.
+/// The bundled sets need at most 15M (w8a). Sparse storage has no such limit.
+pub const MAX_DENSE_VALUES: usize = 1 << 28;
+
 /// How the feature matrix is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Storage {
     /// Compressed sparse rows (default; LIBSVM files are sparse).
     #[default]
     Sparse,
-    /// A dense row-major `n × d` matrix.
+    /// A dense row-major `n × d` matrix (at most [`MAX_DENSE_VALUES`] values).
     Dense,
 }
 
@@ -283,7 +288,10 @@ impl Dataset {
                     )
                 };
                 // Fallible allocation: a file with one huge index must be an error, not an abort.
-                let len = rows.checked_mul(cols).ok_or_else(too_large)?;
+                let len = rows
+                    .checked_mul(cols)
+                    .filter(|&n| n <= MAX_DENSE_VALUES)
+                    .ok_or_else(too_large)?;
                 let mut values = Vec::new();
                 values.try_reserve_exact(len).map_err(|_| too_large())?;
                 values.resize(len, 0.0);
@@ -520,7 +528,8 @@ mod tests {
     }
 
     /// Found by `cargo fuzz run libsvm_parse`: one index near u32::MAX made dense storage try to
-    /// allocate 32 GB and abort. It is now a typed error at the index's position.
+    /// allocate 32 GB and abort (and one of 8e8, 6.4 GB). Beyond `MAX_DENSE_VALUES` it is now a
+    /// typed error at the index's position.
     #[test]
     fn huge_dense_width_is_an_error_not_an_abort() {
         let text = b"083364731 4083364083:0";
@@ -539,7 +548,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Sparse storage of the same file is fine.
+        let text = b" +.71  0000000000800038321:3";
+        assert!(matches!(
+            Dataset::parse(text, "f", opts),
+            Err(Error::Parse {
+                kind: ParseErrorKind::DenseTooLarge {
+                    rows: 1,
+                    cols: 800038321
+                },
+                ..
+            })
+        ));
+        // Sparse storage of such a file is fine.
+        let text = b"083364731 4083364083:0";
         let sparse = Dataset::parse(text, "f", LibsvmOptions::default()).unwrap();
         assert_eq!(sparse.n_features(), 4083364083);
     }
