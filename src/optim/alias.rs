@@ -1090,6 +1090,38 @@ mod tests {
         assert_eq!(o.state().scalars.prev_move, 3.0);
     }
 
+    /// Momentum direction by hand (β = 0.5, Option D, L_0 = 4, d_0 = 1):
+    /// step 0: m_0 = 0.5·g_0 = (1, −0.5), γ_0 = sqrt(1/4) = 0.5, x_1 = x_0 − 0.5·(1, −1).
+    /// step 1 with g_1 = (−4, 1): the gap term uses the *applied* direction sign(m_0) = (1, −1):
+    /// d̃ = γ_0⟨g_1, sign(m_0)⟩ = 0.5·(−4 − 1) = −2.5 (d stays 1); m_1 = (−1.5, 0.25), so
+    /// x_2 = x_1 − γ_1·(−1, 1).
+    #[test]
+    fn momentum_direction_and_gap_term_by_hand() {
+        let rule = AliasRule {
+            stepsize: AliasStepsize::GapEstimate { d0: Some(1.0) },
+            initial_smoothness: Some(4.0),
+            ..Default::default()
+        };
+        let cfg = AliasConfig {
+            rule,
+            momentum: Some(0.5),
+            ..Default::default()
+        };
+        let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
+        let mut x = [0.0, 0.0];
+        let r0 = o.step_flat(&mut x, &[2.0, -1.0], None).unwrap();
+        assert_eq!((r0.stepsize, x), (0.5, [-0.5, 0.5]));
+        assert_eq!(o.state().momentum[0], [1.0, -0.5]);
+        let r1 = o.step_flat(&mut x, &[-4.0, 1.0], None).unwrap();
+        let (_, s, d_sum, d, r) = alias_fields(&r1);
+        // ‖g_1 − g_0‖_1 = 6 + 2 = 8 over ‖Δx‖_∞ = 0.5: r_0 = 16, S = 20.
+        assert_eq!((r, s, d_sum, d), (Some(16.0), 20.0, Some(-2.5), Some(1.0)));
+        let g1 = (1.0f64 / 20.0).sqrt();
+        assert_eq!(r1.stepsize, g1);
+        assert_eq!(o.state().momentum[0], [-1.5, 0.25]);
+        assert_eq!(x, [-0.5 + g1, 0.5 - g1]);
+    }
+
     /// update_gap = 3 on f(x) = x² (g = 2x, so every smoothness sample is exactly 2) with
     /// Option F, L_0 = 2, f(x_0) = 110.25: γ = sqrt(f_0/2) for steps 0–2, sqrt(f_0/4) for 3–5,
     /// sqrt(f_0/6) at 6.
