@@ -119,6 +119,19 @@ pub(crate) fn check_step_inputs<F: Float>(
     loss: Option<f64>,
     step: u64,
 ) -> Result<()> {
+    check_step_shapes(layout, params, grads, loss, step)?;
+    check_finite(grads, step)
+}
+
+/// Checks the parameter and gradient lists against the layout, and the loss (for methods that
+/// fuse the finiteness check into their first pass).
+pub(crate) fn check_step_shapes<F: Float>(
+    layout: &[usize],
+    params: &[&mut [F]],
+    grads: &[&[F]],
+    loss: Option<f64>,
+    step: u64,
+) -> Result<()> {
     check_shapes(
         layout,
         params.len(),
@@ -131,8 +144,7 @@ pub(crate) fn check_step_inputs<F: Float>(
         grads.iter().map(|g| g.len()),
         "gradient",
     )?;
-    check_loss(loss, step)?;
-    check_finite(grads, step)
+    check_loss(loss, step)
 }
 
 /// Checks a list of tensors (given by count and lengths) against the layout.

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels, packed_words};
 use crate::optimizer::{
-    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_loss, check_range,
+    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_range,
     check_shapes,
 };
 use crate::schedule::Schedule;
@@ -331,28 +331,7 @@ impl AliasRule {
     }
 }
 
-/// Checks the parameter and gradient lists against the layout, and the loss.
-pub(crate) fn check_step_shapes<F: Float>(
-    layout: &[usize],
-    params: &[&mut [F]],
-    grads: &[&[F]],
-    loss: Option<f64>,
-    step: u64,
-) -> Result<()> {
-    check_shapes(
-        layout,
-        params.len(),
-        params.iter().map(|p| p.len()),
-        "parameter",
-    )?;
-    check_shapes(
-        layout,
-        grads.len(),
-        grads.iter().map(|g| g.len()),
-        "gradient",
-    )?;
-    check_loss(loss, step)
-}
+pub(crate) use crate::optimizer::check_step_shapes;
 
 const OWNER: &str = "AliasSignSgd";
 
