@@ -15,6 +15,7 @@ pub mod optim;
 pub mod optimizer;
 pub mod problem;
 pub mod problems;
+pub mod research;
 pub mod schedule;
 
 pub use bundled::Bundled;

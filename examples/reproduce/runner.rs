@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use signfree::research::GradientScaledStart;
 use signfree::{
     AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
     CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
@@ -60,13 +61,19 @@ pub enum Method {
     AliasDSameSample,
     /// ALIAS Option D with sign-only memory (2 bits per parameter).
     AliasSignOnly,
+    /// Research R1: ALIAS Option D with the gradient-scaled start.
+    AliasDGradStart,
+    /// Research R1: ALIAS Option F with the gradient-scaled start.
+    AliasFGradStart,
+    /// Research R1: ALIAS with momentum and the gradient-scaled start.
+    AliasMomentumGradStart,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 10] = [
+    pub const ALL: [Method; 13] = [
         Method::SignSgdTuned,
         Method::Sos,
         Method::AliasD,
@@ -74,6 +81,9 @@ impl Method {
         Method::AliasMomentum,
         Method::AliasDSameSample,
         Method::AliasSignOnly,
+        Method::AliasDGradStart,
+        Method::AliasFGradStart,
+        Method::AliasMomentumGradStart,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -88,6 +98,9 @@ impl Method {
             Method::AliasMomentum => "alias-momentum",
             Method::AliasDSameSample => "alias-d-same-sample",
             Method::AliasSignOnly => "alias-sign-only",
+            Method::AliasDGradStart => "r1-alias-d",
+            Method::AliasFGradStart => "r1-alias-f",
+            Method::AliasMomentumGradStart => "r1-alias-momentum",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -346,6 +359,26 @@ pub fn run_method(
                 ..Default::default()
             };
             (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
+        }
+        Method::AliasDGradStart => {
+            let mut opt = GradientScaledStart::new(AliasConfig::default(), &[d])?;
+            (simple(&mut opt)?, t, 0, None)
+        }
+        Method::AliasFGradStart => {
+            let mut opt = GradientScaledStart::new(AliasConfig::option_f(0.0), &[d])?;
+            (simple(&mut opt)?, t, 0, None)
+        }
+        Method::AliasMomentumGradStart => {
+            let cfg = AliasConfig {
+                momentum: Some(0.9),
+                ..Default::default()
+            };
+            (
+                simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
+                t,
+                0,
+                None,
+            )
         }
         Method::AliasSignOnly => {
             let cfg = AliasConfig {

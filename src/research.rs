@@ -1,0 +1,106 @@
+//! Ideas beyond the paper (issue "Beyond the paper"), each behind its own type so the
+//! paper-exact methods stay unchanged. Results and verdicts are in `docs/RESEARCH.md`.
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::kernels::scalar;
+use crate::optim::alias::{AliasConfig, AliasSignSgd};
+use crate::optimizer::{Optimizer, StepReport, check_step_inputs};
+
+/// **R1, gradient-scaled start**: ALIAS whose initial smoothness is set from the first gradient,
+/// `L_0 = ‖g_0‖_1 / max(1, ‖x_0‖_∞)`, instead of the probe step (used only when the
+/// configuration gives no `L_0`).
+///
+/// Why it should help: for any `x*`, `‖∇f(x_0) − ∇f(x*)‖_1 ≤ L_∞ ‖x_0 − x*‖_∞`, so
+/// `‖g_0‖_1 / D ≤ L_∞` whenever the distance to a minimiser is at most `D`; with the scale
+/// guess `D = max(1, ‖x_0‖_∞)` the first step is a real step of the formula. The paper-exact
+/// probe moves by `10⁻⁶`, and with minibatch gradients its smoothness sample is
+/// `‖noise‖_1 / 10⁻⁶`, which fixes `S` at a huge value for the rest of the run. Here every sample
+/// divides by a move of the formula's size.
+///
+/// Not the paper's method; the docs of `AliasSignSgd` describe that one.
+#[derive(Debug, Clone)]
+pub struct GradientScaledStart<F: Float> {
+    config: AliasConfig,
+    layout: Vec<usize>,
+    inner: Option<AliasSignSgd<F>>,
+}
+
+impl<F: Float> GradientScaledStart<F> {
+    /// Validates `config` (by building the inner optimizer once) and keeps it for the first step.
+    pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
+        AliasSignSgd::<F>::new(config.clone(), layout)?;
+        Ok(Self {
+            config,
+            layout: layout.to_vec(),
+            inner: None,
+        })
+    }
+}
+
+impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
+    fn step(
+        &mut self,
+        params: &mut [&mut [F]],
+        grads: &[&[F]],
+        loss: Option<f64>,
+    ) -> Result<StepReport> {
+        if self.inner.is_none() {
+            check_step_inputs(&self.layout, params, grads, loss, 0)?;
+            let g_l1: f64 = grads.iter().map(|g| scalar::l1_norm(g)).sum();
+            let x_inf = params
+                .iter()
+                .map(|p| scalar::inf_norm(p))
+                .fold(0.0, f64::max);
+            let mut config = self.config.clone();
+            if config.rule.initial_smoothness.is_none() && g_l1 > 0.0 {
+                config.rule.initial_smoothness = Some(g_l1 / x_inf.max(1.0));
+            }
+            let mut inner = AliasSignSgd::new(config, &self.layout)?;
+            let report = inner.step(params, grads, loss)?;
+            self.inner = Some(inner);
+            return Ok(report);
+        }
+        self.inner
+            .as_mut()
+            .expect("set above")
+            .step(params, grads, loss)
+    }
+
+    fn layout(&self) -> &[usize] {
+        &self.layout
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |o| o.steps_taken())
+    }
+
+    fn name(&self) -> &'static str {
+        "ALIAS, gradient-scaled start (R1)"
+    }
+
+    fn state_bytes_per_parameter(&self) -> f64 {
+        AliasSignSgd::<F>::new(self.config.clone(), &[1])
+            .map_or(0.0, |o| o.state_bytes_per_parameter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// x_0 = (3, −1), g_0 = (2, −4): L_0 = 6/3 = 2; Option F with f(x_0) = 8: γ_0 = sqrt(8/2) = 2.
+    #[test]
+    fn first_step_uses_the_gradient_scale() {
+        let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
+        let mut x = [3.0, -1.0];
+        let r = o.step_flat(&mut x, &[2.0, -4.0], Some(8.0)).unwrap();
+        assert_eq!(r.stepsize, 2.0);
+        assert_eq!(x, [1.0, 1.0]);
+        assert_eq!(o.steps_taken(), 1);
+        // A failed first step changes nothing and can be retried.
+        let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
+        assert!(o.step_flat(&mut x, &[2.0, -4.0], None).is_err());
+        assert_eq!((x, o.steps_taken()), ([1.0, 1.0], 0));
+    }
+}
