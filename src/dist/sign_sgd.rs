@@ -30,7 +30,7 @@ pub struct DistSignSgdState<F> {
 /// # Example
 ///
 /// ```
-/// use signfree::dist::{DistSignSgd, LocalCommunicator};
+/// use signfree::dist::{Communicator, DistSignSgd, LocalCommunicator};
 /// use signfree::{Optimizer, SignSgdConfig};
 ///
 /// let c = [[1.0, -2.0], [2.0, -1.0], [3.0, 0.0]];

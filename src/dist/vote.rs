@@ -25,7 +25,7 @@ use crate::kernels::{Kernels, packed_words};
 /// # Example
 ///
 /// ```
-/// use signfree::dist::{LocalCommunicator, SignVote};
+/// use signfree::dist::{Communicator, LocalCommunicator, SignVote};
 /// let votes = LocalCommunicator::run(3, |comm| {
 ///     let g: [[f32; 4]; 3] = [[1.0, -2.0, 0.0, 0.0], [3.0, 4.0, -1.0, 0.0], [-1.0, -1.0, 0.0, 0.0]];
 ///     let mut vote = SignVote::new(&comm, &[4]).unwrap();
