@@ -34,7 +34,8 @@ pub struct Figure<'a> {
     pub panels: Vec<Panel>,
 }
 
-const COLORS: [RGBColor; 9] = [
+/// Distinct colours, one per method (the reproduction has up to 13 series per panel).
+const COLORS: [RGBColor; 15] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -44,6 +45,12 @@ const COLORS: [RGBColor; 9] = [
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
     RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(188, 189, 34),
+    RGBColor(0, 0, 128),
+    RGBColor(255, 187, 120),
+    RGBColor(128, 0, 0),
+    RGBColor(152, 223, 138),
 ];
 
 /// Writes `stem.png` and `stem.svg`.
