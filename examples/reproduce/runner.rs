@@ -67,13 +67,15 @@ pub enum Method {
     AliasFGradStart,
     /// Research R1: ALIAS with momentum and the gradient-scaled start.
     AliasMomentumGradStart,
+    /// Research R1: ALIAS Option F (f̃ = 0) with momentum and the gradient-scaled start.
+    AliasFMomentumGradStart,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 13] = [
+    pub const ALL: [Method; 14] = [
         Method::SignSgdTuned,
         Method::Sos,
         Method::AliasD,
@@ -84,6 +86,7 @@ impl Method {
         Method::AliasDGradStart,
         Method::AliasFGradStart,
         Method::AliasMomentumGradStart,
+        Method::AliasFMomentumGradStart,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -101,6 +104,7 @@ impl Method {
             Method::AliasDGradStart => "r1-alias-d",
             Method::AliasFGradStart => "r1-alias-f",
             Method::AliasMomentumGradStart => "r1-alias-momentum",
+            Method::AliasFMomentumGradStart => "r1-alias-f-momentum",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -372,6 +376,18 @@ pub fn run_method(
             let cfg = AliasConfig {
                 momentum: Some(0.9),
                 ..Default::default()
+            };
+            (
+                simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
+                t,
+                0,
+                None,
+            )
+        }
+        Method::AliasFMomentumGradStart => {
+            let cfg = AliasConfig {
+                momentum: Some(0.9),
+                ..AliasConfig::option_f(0.0)
             };
             (
                 simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
