@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use signfree::research::GradientScaledStart;
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd, Bundled,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
     CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
     SignSgd, SignSgdConfig, SosConfig, SosSignSgd, StochasticGradient,
 };
@@ -69,15 +69,13 @@ pub enum Method {
     AliasMomentumGradStart,
     /// Research R1: ALIAS Option F (f̃ = 0) with momentum and the gradient-scaled start.
     AliasFMomentumGradStart,
-    /// Research R2: as R1b, with the stepsize growth limited to 2× per step.
-    AliasFMomentumGrowthCap,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 15] = [
+    pub const ALL: [Method; 14] = [
         Method::SignSgdTuned,
         Method::Sos,
         Method::AliasD,
@@ -89,7 +87,6 @@ impl Method {
         Method::AliasFGradStart,
         Method::AliasMomentumGradStart,
         Method::AliasFMomentumGradStart,
-        Method::AliasFMomentumGrowthCap,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -108,7 +105,6 @@ impl Method {
             Method::AliasFGradStart => "r1-alias-f",
             Method::AliasMomentumGradStart => "r1-alias-momentum",
             Method::AliasFMomentumGradStart => "r1-alias-f-momentum",
-            Method::AliasFMomentumGrowthCap => "r2-alias-f-momentum",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -392,23 +388,6 @@ pub fn run_method(
             let cfg = AliasConfig {
                 momentum: Some(0.9),
                 ..AliasConfig::option_f(0.0)
-            };
-            (
-                simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
-                t,
-                0,
-                None,
-            )
-        }
-        Method::AliasFMomentumGrowthCap => {
-            let rule = AliasRule {
-                max_growth: Some(2.0),
-                ..AliasRule::option_f(0.0)
-            };
-            let cfg = AliasConfig {
-                rule,
-                momentum: Some(0.9),
-                ..Default::default()
             };
             (
                 simple(&mut GradientScaledStart::new(cfg, &[d])?)?,

@@ -80,10 +80,6 @@ pub struct AliasRule {
     /// in between. Default 1 (every step, the paper's method). The reference code's `update_gap`;
     /// supported by [`AliasSignSgd`].
     pub update_gap: u64,
-    /// **Research R2, not the paper's method**: limit the growth of the stepsize to
-    /// `γ_t ≤ q·γ_{t−1}` (`q > 1`, scale-free) from the second ALIAS step on. `None` by default.
-    /// See `docs/RESEARCH.md`.
-    pub max_growth: Option<f64>,
 }
 
 impl Default for AliasRule {
@@ -96,7 +92,6 @@ impl Default for AliasRule {
             max_stepsize: None,
             warmup: None,
             update_gap: 1,
-            max_growth: None,
         }
     }
 }
@@ -214,9 +209,6 @@ impl AliasRule {
         if let Some(l0) = self.initial_smoothness {
             positive("initial_smoothness", l0)?;
         }
-        if let Some(q) = self.max_growth {
-            check_range(owner, "max_growth", q, q > 1.0, "a finite number > 1")?;
-        }
         if self.update_gap == 0 {
             return Err(Error::invalid(owner, "update_gap", 0, "an integer >= 1"));
         }
@@ -323,12 +315,6 @@ impl AliasRule {
         };
         let (gamma, phase) = if next.smoothness_sum > 0.0 {
             let mut gamma = self.lr * (numerator / next.smoothness_sum).sqrt();
-            if let Some(q) = self.max_growth
-                && t > alias_start
-                && scalars.prev_stepsize > 0.0
-            {
-                gamma = gamma.min(q * scalars.prev_stepsize);
-            }
             if let Some(cap) = self.max_stepsize {
                 gamma = gamma.min(cap);
             }
