@@ -24,6 +24,7 @@ pub struct GradientScaledStart<F: Float> {
     config: AliasConfig,
     layout: Vec<usize>,
     inner: Option<AliasSignSgd<F>>,
+    polyak_bound: bool,
 }
 
 impl<F: Float> GradientScaledStart<F> {
@@ -34,7 +35,18 @@ impl<F: Float> GradientScaledStart<F> {
             config,
             layout: layout.to_vec(),
             inner: None,
+            polyak_bound: false,
         })
+    }
+
+    /// **R3**: also bound the first step by the Polyak step of sign descent: the first-order
+    /// model `f(x_0 − γ sign g_0) ≈ f(x_0) − γ‖g_0‖_1` must not predict a value below 0 (a lower
+    /// bound for non-negative losses), so `γ_0 ≤ f(x_0)/‖g_0‖_1`, i.e.
+    /// `L_0 = max(‖g_0‖_1 / D, ‖g_0‖_1² / f(x_0))`. Applies when the first step gets a positive
+    /// loss.
+    pub fn with_polyak_bound(mut self) -> Self {
+        self.polyak_bound = true;
+        self
     }
 }
 
@@ -54,7 +66,13 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
                 .fold(0.0, f64::max);
             let mut config = self.config.clone();
             if config.rule.initial_smoothness.is_none() && g_l1 > 0.0 {
-                config.rule.initial_smoothness = Some(g_l1 / x_inf.max(1.0));
+                let mut l0 = g_l1 / x_inf.max(1.0);
+                if let (true, Some(f0)) = (self.polyak_bound, loss)
+                    && f0 > 0.0
+                {
+                    l0 = l0.max(g_l1 * g_l1 / f0);
+                }
+                config.rule.initial_smoothness = Some(l0);
             }
             let mut inner = AliasSignSgd::new(config, &self.layout)?;
             let report = inner.step(params, grads, loss)?;
@@ -76,7 +94,11 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
     }
 
     fn name(&self) -> &'static str {
-        "ALIAS, gradient-scaled start (R1)"
+        if self.polyak_bound {
+            "ALIAS, gradient-scaled start with Polyak bound (R3)"
+        } else {
+            "ALIAS, gradient-scaled start (R1)"
+        }
     }
 
     fn state_bytes_per_parameter(&self) -> f64 {
@@ -102,5 +124,17 @@ mod tests {
         let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
         assert!(o.step_flat(&mut x, &[2.0, -4.0], None).is_err());
         assert_eq!((x, o.steps_taken()), ([1.0, 1.0], 0));
+    }
+
+    /// R3: x_0 = (3, −1), g_0 = (2, −4), f(x_0) = 2: L_0 = max(6/3, 36/2) = 18, so Option F's
+    /// γ_0 = sqrt(2/18) = 1/3 = f(x_0)/‖g_0‖_1.
+    #[test]
+    fn polyak_bound_limits_the_first_step() {
+        let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2])
+            .unwrap()
+            .with_polyak_bound();
+        let mut x = [3.0, -1.0];
+        let r = o.step_flat(&mut x, &[2.0, -4.0], Some(2.0)).unwrap();
+        assert!((r.stepsize - 1.0 / 3.0).abs() < 1e-15);
     }
 }

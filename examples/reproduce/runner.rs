@@ -69,13 +69,15 @@ pub enum Method {
     AliasMomentumGradStart,
     /// Research R1: ALIAS Option F (f̃ = 0) with momentum and the gradient-scaled start.
     AliasFMomentumGradStart,
+    /// Research R3: R1b with the first step bounded by the Polyak step of sign descent.
+    AliasFMomentumPolyak,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 14] = [
+    pub const ALL: [Method; 15] = [
         Method::SignSgdTuned,
         Method::Sos,
         Method::AliasD,
@@ -87,6 +89,7 @@ impl Method {
         Method::AliasFGradStart,
         Method::AliasMomentumGradStart,
         Method::AliasFMomentumGradStart,
+        Method::AliasFMomentumPolyak,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -105,6 +108,7 @@ impl Method {
             Method::AliasFGradStart => "r1-alias-f",
             Method::AliasMomentumGradStart => "r1-alias-momentum",
             Method::AliasFMomentumGradStart => "r1-alias-f-momentum",
+            Method::AliasFMomentumPolyak => "r3-alias-f-momentum",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -395,6 +399,14 @@ pub fn run_method(
                 0,
                 None,
             )
+        }
+        Method::AliasFMomentumPolyak => {
+            let cfg = AliasConfig {
+                momentum: Some(0.9),
+                ..AliasConfig::option_f(0.0)
+            };
+            let mut opt = GradientScaledStart::new(cfg, &[d])?.with_polyak_bound();
+            (simple(&mut opt)?, t, 0, None)
         }
         Method::AliasSignOnly => {
             let cfg = AliasConfig {
