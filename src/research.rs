@@ -102,8 +102,12 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
     }
 
     fn state_bytes_per_parameter(&self) -> f64 {
-        AliasSignSgd::<F>::new(self.config.clone(), &[1])
-            .map_or(0.0, |o| o.state_bytes_per_parameter())
+        // Before the first step nothing is allocated yet; report what the inner optimizer will hold.
+        match &self.inner {
+            Some(inner) => inner.state_bytes_per_parameter(),
+            None => AliasSignSgd::<F>::new(self.config.clone(), &[0])
+                .map_or(0.0, |o| o.state_bytes_per_parameter()),
+        }
     }
 }
 
