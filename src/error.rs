@@ -127,6 +127,17 @@ pub enum Error {
         kind: CommunicationErrorKind,
     },
 
+    /// A candle var or its gradient cannot be trained by this optimizer (feature `candle`): wrong
+    /// dtype, shape or device, or a trained var without a gradient. Nothing was changed.
+    #[error("var {var}: {reason}")]
+    Tensor {
+        /// The var's index in the list given to the optimizer (after integer vars were dropped,
+        /// for errors raised by `step`).
+        var: usize,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// Reading a file failed.
     #[error("cannot read {}: {source}", path.display())]
     Io {

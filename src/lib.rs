@@ -5,6 +5,8 @@
 #![deny(unsafe_code)]
 
 pub mod bundled;
+#[cfg(feature = "candle")]
+pub mod candle;
 #[cfg(feature = "serde")]
 pub mod checkpoint;
 pub mod dist;

@@ -149,6 +149,13 @@ impl<F: Float> AdamW<F> {
     pub fn config(&self) -> &AdamWConfig {
         &self.config
     }
+
+    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
+    /// the stepsize fields; everything validated in `new` stays valid).
+    #[cfg(feature = "candle")]
+    pub(crate) fn config_mut(&mut self) -> &mut AdamWConfig {
+        &mut self.config
+    }
 }
 
 impl<F: Float> Optimizer<F> for AdamW<F> {

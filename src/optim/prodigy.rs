@@ -120,6 +120,13 @@ impl<F: Float> Prodigy<F> {
         &self.config
     }
 
+    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
+    /// the stepsize fields; everything validated in `new` stays valid).
+    #[cfg(feature = "candle")]
+    pub(crate) fn config_mut(&mut self) -> &mut ProdigyConfig {
+        &mut self.config
+    }
+
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: ProdigyConfig, layout: &[usize]) -> Result<Self> {
         let c = &config;

@@ -148,6 +148,13 @@ impl<F: Float> SignSgd<F> {
         &self.config
     }
 
+    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
+    /// the stepsize fields; everything validated in `new` stays valid).
+    #[cfg(feature = "candle")]
+    pub(crate) fn config_mut(&mut self) -> &mut SignSgdConfig {
+        &mut self.config
+    }
+
     /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
     /// machines). Errors if this CPU cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self> {

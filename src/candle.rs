@@ -1,0 +1,492 @@
+//! candle integration (feature `candle`): every signfree optimizer as a [`candle_nn::Optimizer`].
+//!
+//! [`CandleOptimizer`] wraps one of the crate's slice-based optimizers (ALIAS Sign-SGD and its
+//! sign-only-memory mode, ALIAS-Adam, Sign-SGD/Signum, Prodigy, AdamW) and runs it **in place on
+//! the vars' CPU storage**: no copy of the parameters or gradients is made (a non-contiguous
+//! gradient is first made contiguous), and the crate's SIMD kernels do the work. The type
+//! aliases [`Alias`], [`AliasAdam`], [`SignSgd`], [`Prodigy`] and [`AdamW`] name the usual ones.
+//!
+//! Semantics, as for the slice API:
+//! - **One global stepsize over all vars**; ALIAS's norms and inner products run over the
+//!   concatenation of every trained var.
+//! - **Which vars are trained**: float vars of the optimizer's dtype (`f32` for the aliases);
+//!   integer vars are dropped in `new`, a float var of another dtype is an error. The vars that
+//!   have a gradient at the *first* step are the trained set from then on (vars that never get a
+//!   gradient are skipped); a later step in which a trained var has no gradient is an error.
+//! - **`learning_rate()` is an outer multiplier** on the method's own stepsize, default `1.0`,
+//!   so that `set_learning_rate(schedule(t))` applies a schedule to any method (for Sign-SGD,
+//!   Prodigy and AdamW it multiplies the configured `lr`; for ALIAS the formula's `γ_t`).
+//! - **A failed step changes nothing**: wrong shapes, a missing gradient, a NaN/infinite gradient
+//!   or loss return an error (a [`candle_core::Error::Wrapped`] around [`crate::Error`]) and
+//!   leave the vars and the optimizer state as they were.
+//! - [`candle_nn::Optimizer::backward_step`] passes the loss value to the method (ALIAS Option F
+//!   needs it at its first step); [`candle_nn::Optimizer::step`] passes none.
+//!
+//! Vars must live on the CPU (the adapter works on host memory). Gradients must not share storage
+//! with a trained var (candle's backprop never produces such gradients).
+//!
+//! # Example
+//!
+//! ```
+//! use candle_core::{Device, Tensor, Var};
+//! use candle_nn::Optimizer as _;
+//! use signfree::AliasConfig;
+//! use signfree::candle::Alias;
+//!
+//! # fn main() -> candle_core::Result<()> {
+//! // Least squares ‖A w − b‖² with an exact solution w* = (1, −2).
+//! let dev = Device::Cpu;
+//! let a = Tensor::new(&[[1.0f32, 2.0], [3.0, 1.0], [0.5, -1.0]], &dev)?;
+//! let b = Tensor::new(&[[-3.0f32], [1.0], [2.5]], &dev)?;
+//! let w = Var::zeros((2, 1), candle_core::DType::F32, &dev)?;
+//! let mut opt = Alias::new(vec![w.clone()], AliasConfig::default())?;
+//! for _ in 0..500 {
+//!     let loss = a.matmul(&w)?.sub(&b)?.sqr()?.sum_all()?;
+//!     opt.backward_step(&loss)?;
+//! }
+//! let w = w.flatten_all()?.to_vec1::<f32>()?;
+//! assert!((w[0] - 1.0).abs() < 1e-2 && (w[1] + 2.0).abs() < 1e-2, "{w:?}");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use candle_core::backprop::GradStore;
+use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Storage, Tensor, Var, WithDType};
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::optimizer::{Optimizer, Stateful, StepReport};
+use crate::{AdamWConfig, AliasAdamConfig, AliasConfig, ProdigyConfig, SignSgdConfig};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl<F: crate::Float> Sealed for crate::AliasSignSgd<F> {}
+    impl<F: crate::Float> Sealed for crate::AliasAdam<F> {}
+    impl<F: crate::Float> Sealed for crate::SignSgd<F> {}
+    impl<F: crate::Float> Sealed for crate::Prodigy<F> {}
+    impl<F: crate::Float> Sealed for crate::AdamW<F> {}
+}
+
+/// The float types whose candle storage the adapter can update in place (`f32`, `f64`).
+pub trait CandleFloat: Float + WithDType + sealed::Sealed {
+    #[doc(hidden)]
+    fn storage(s: &CpuStorage) -> Option<&[Self]>;
+    #[doc(hidden)]
+    fn storage_mut(s: &mut CpuStorage) -> Option<&mut [Self]>;
+}
+
+macro_rules! candle_float {
+    ($t:ty, $variant:ident) => {
+        impl CandleFloat for $t {
+            fn storage(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn storage_mut(s: &mut CpuStorage) -> Option<&mut [Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+candle_float!(f32, F32);
+candle_float!(f64, F64);
+
+/// A signfree optimizer the adapter can drive: how to build it and how the outer learning-rate
+/// multiplier maps onto its configuration.
+pub trait Method<F: CandleFloat>: Optimizer<F> + Stateful + Sized + sealed::Sealed {
+    /// The optimizer's configuration type.
+    type Config: Clone + std::fmt::Debug;
+    /// Builds the optimizer for the given tensor lengths (validates the configuration).
+    fn build(config: &Self::Config, layout: &[usize]) -> Result<Self>;
+    /// Sets the stepsize fields to those of `base` times `multiplier` (≥ 0).
+    fn scale_lr(&mut self, base: &Self::Config, multiplier: f64);
+}
+
+impl<F: CandleFloat> Method<F> for crate::AliasSignSgd<F> {
+    type Config = AliasConfig;
+    fn build(config: &AliasConfig, layout: &[usize]) -> Result<Self> {
+        Self::new(config.clone(), layout)
+    }
+    fn scale_lr(&mut self, base: &AliasConfig, multiplier: f64) {
+        scale_rule(&mut self.config_mut().rule, &base.rule, multiplier);
+    }
+}
+
+impl<F: CandleFloat> Method<F> for crate::AliasAdam<F> {
+    type Config = AliasAdamConfig;
+    fn build(config: &AliasAdamConfig, layout: &[usize]) -> Result<Self> {
+        Self::new(config.clone(), layout)
+    }
+    fn scale_lr(&mut self, base: &AliasAdamConfig, multiplier: f64) {
+        scale_rule(&mut self.config_mut().rule, &base.rule, multiplier);
+    }
+}
+
+/// ALIAS's outer multiplier and its warm-up stepsize both scale.
+fn scale_rule(rule: &mut crate::AliasRule, base: &crate::AliasRule, multiplier: f64) {
+    rule.lr = base.lr * multiplier;
+    if let (Some(w), Some(b)) = (rule.warmup.as_mut(), base.warmup.as_ref()) {
+        w.lr = b.lr * multiplier;
+    }
+}
+
+macro_rules! lr_method {
+    ($ty:ident, $config:ty) => {
+        impl<F: CandleFloat> Method<F> for crate::$ty<F> {
+            type Config = $config;
+            fn build(config: &$config, layout: &[usize]) -> Result<Self> {
+                Self::new(config.clone(), layout)
+            }
+            fn scale_lr(&mut self, base: &$config, multiplier: f64) {
+                self.config_mut().lr = base.lr * multiplier;
+            }
+        }
+    };
+}
+lr_method!(SignSgd, SignSgdConfig);
+lr_method!(Prodigy, ProdigyConfig);
+lr_method!(AdamW, AdamWConfig);
+
+/// ALIAS Sign-SGD (Option D or F; sign-only memory via [`AliasConfig::sign_only_memory`]).
+pub type Alias = CandleOptimizer<f32, crate::AliasSignSgd<f32>>;
+/// ALIAS-Adam.
+pub type AliasAdam = CandleOptimizer<f32, crate::AliasAdam<f32>>;
+/// Sign-SGD, or Signum with [`SignSgdConfig::momentum`].
+pub type SignSgd = CandleOptimizer<f32, crate::SignSgd<f32>>;
+/// Prodigy.
+pub type Prodigy = CandleOptimizer<f32, crate::Prodigy<f32>>;
+/// AdamW.
+pub type AdamW = CandleOptimizer<f32, crate::AdamW<f32>>;
+
+/// A signfree optimizer driving candle vars; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct CandleOptimizer<F: CandleFloat, O: Method<F>> {
+    vars: Vec<Var>,
+    config: O::Config,
+    lr: f64,
+    trained: Option<Trained<O>>,
+    last: Option<StepReport>,
+    float: PhantomData<F>,
+}
+
+#[derive(Debug, Clone)]
+struct Trained<O> {
+    /// Indices into `vars` of the trained set.
+    active: Vec<usize>,
+    inner: O,
+}
+
+/// What [`CandleOptimizer::save`] returns: enough to continue a run bit for bit.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CandleState<S> {
+    /// The outer learning-rate multiplier.
+    pub lr: f64,
+    /// The trained vars (indices into the adapter's var list) and the inner optimizer's state;
+    /// `None` before the first step.
+    pub trained: Option<(Vec<usize>, S)>,
+}
+
+fn wrap(e: Error) -> candle_core::Error {
+    candle_core::Error::wrap(e)
+}
+
+fn tensor_error(var: usize, reason: String) -> candle_core::Error {
+    wrap(Error::Tensor { var, reason })
+}
+
+impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
+    /// The vars this optimizer may train (integer vars already dropped), in the given order.
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+
+    /// The method's configuration.
+    pub fn config(&self) -> &O::Config {
+        &self.config
+    }
+
+    /// The inner slice-based optimizer, once the first step has fixed the trained set.
+    pub fn inner(&self) -> Option<&O> {
+        self.trained.as_ref().map(|t| &t.inner)
+    }
+
+    /// The report of the last successful step (stepsize, estimators, backend).
+    pub fn last_report(&self) -> Option<&StepReport> {
+        self.last.as_ref()
+    }
+
+    /// Bytes of per-coordinate optimizer state over the trained vars (0 before the first step).
+    pub fn state_bytes(&self) -> f64 {
+        self.trained.as_ref().map_or(0.0, |t| {
+            let n: usize = t.active.iter().map(|&k| self.vars[k].elem_count()).sum();
+            n as f64 * t.inner.state_bytes_per_parameter()
+        })
+    }
+
+    /// One step from a gradient store, with the loss value if the method needs it (ALIAS
+    /// Option F at its first step). Returns the step's report.
+    pub fn step_with_loss(
+        &mut self,
+        grads: &GradStore,
+        loss: Option<f64>,
+    ) -> candle_core::Result<StepReport> {
+        let lr = self.lr;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(wrap(Error::invalid(
+                "CandleOptimizer",
+                "learning_rate",
+                lr,
+                "a finite number >= 0 (the outer multiplier)",
+            )));
+        }
+        let active: Vec<usize> = match &self.trained {
+            Some(t) => t.active.clone(),
+            None => (0..self.vars.len())
+                .filter(|&k| grads.get(&self.vars[k]).is_some())
+                .collect(),
+        };
+        if active.is_empty() {
+            return Err(wrap(Error::DimensionMismatch {
+                what: "vars with a gradient".into(),
+                expected: self.vars.len().max(1),
+                got: 0,
+            }));
+        }
+        let mut gradients = Vec::with_capacity(active.len());
+        for &k in &active {
+            let var = &self.vars[k];
+            let g = grads.get(var).ok_or_else(|| {
+                tensor_error(
+                    k,
+                    "has no gradient, but it had one at the first step (the trained set)".into(),
+                )
+            })?;
+            if g.dtype() != var.dtype() || g.dims() != var.dims() || !g.device().is_cpu() {
+                return Err(tensor_error(
+                    k,
+                    format!(
+                        "gradient is {:?} {:?} on {:?}, the var is {:?} {:?} on the CPU",
+                        g.dtype(),
+                        g.dims(),
+                        g.device().location(),
+                        var.dtype(),
+                        var.dims()
+                    ),
+                ));
+            }
+            gradients.push(if g.is_contiguous() {
+                g.clone()
+            } else {
+                g.contiguous()?
+            });
+        }
+        let guards: Vec<_> = gradients.iter().map(|g| g.storage_and_layout()).collect();
+        let mut grad_slices: Vec<&[F]> = Vec::with_capacity(active.len());
+        for ((storage, layout), &k) in guards.iter().zip(&active) {
+            let slice = match &**storage {
+                Storage::Cpu(cpu) => F::storage(cpu),
+                _ => None,
+            };
+            let (start, end) = layout
+                .contiguous_offsets()
+                .ok_or_else(|| tensor_error(k, "gradient is not contiguous".into()))?;
+            let slice = slice.ok_or_else(|| tensor_error(k, "gradient storage".into()))?;
+            grad_slices.push(&slice[start..end]);
+        }
+
+        let mut fresh = None;
+        let inner = match &mut self.trained {
+            Some(t) => &mut t.inner,
+            None => {
+                let layout: Vec<usize> =
+                    active.iter().map(|&k| self.vars[k].elem_count()).collect();
+                fresh.insert(O::build(&self.config, &layout).map_err(wrap)?)
+            }
+        };
+        inner.scale_lr(&self.config, lr);
+        let vars: Vec<&Var> = active.iter().map(|&k| &self.vars[k]).collect();
+        let mut run = |params: &mut [&mut [F]]| inner.step(params, &grad_slices, loss);
+        let report = with_slices_mut(&vars, &mut run)?.map_err(wrap)?;
+        drop(guards);
+        if let Some(inner) = fresh {
+            self.trained = Some(Trained { active, inner });
+        }
+        self.last = Some(report.clone());
+        Ok(report)
+    }
+
+    /// Everything needed to continue this run later (with the same vars, in the same order).
+    pub fn save(&self) -> CandleState<O::State> {
+        CandleState {
+            lr: self.lr,
+            trained: self
+                .trained
+                .as_ref()
+                .map(|t| (t.active.clone(), t.inner.state().clone())),
+        }
+    }
+
+    /// Restores a [`CandleOptimizer::save`]d state; the next step continues bit for bit as the
+    /// saved optimizer's would (given the same var values). On error nothing changes.
+    pub fn restore(&mut self, state: CandleState<O::State>) -> Result<()> {
+        let trained = match state.trained {
+            None => None,
+            Some((active, inner_state)) => {
+                if active.is_empty() || active.iter().any(|&k| k >= self.vars.len()) {
+                    return Err(Error::IncompatibleState {
+                        reason: "trained var indices do not fit this optimizer's vars",
+                    });
+                }
+                let layout: Vec<usize> =
+                    active.iter().map(|&k| self.vars[k].elem_count()).collect();
+                let mut inner = O::build(&self.config, &layout)?;
+                inner.set_state(inner_state)?;
+                Some(Trained { active, inner })
+            }
+        };
+        self.trained = trained;
+        self.lr = state.lr;
+        Ok(())
+    }
+}
+
+impl<F: CandleFloat, O: Method<F>> candle_nn::Optimizer for CandleOptimizer<F, O> {
+    type Config = O::Config;
+
+    /// Keeps the float vars (integer vars are dropped, repeated vars kept once) and validates the
+    /// configuration. Errors for a float var of another dtype than the method's, or one that is
+    /// not on the CPU.
+    fn new(vars: Vec<Var>, config: O::Config) -> candle_core::Result<Self> {
+        O::build(&config, &[]).map_err(wrap)?;
+        let mut kept: Vec<Var> = Vec::with_capacity(vars.len());
+        for (k, var) in vars.into_iter().enumerate() {
+            if !var.dtype().is_float() || kept.iter().any(|v| v.id() == var.id()) {
+                continue;
+            }
+            if var.dtype() != F::DTYPE {
+                return Err(tensor_error(
+                    k,
+                    format!(
+                        "is {:?}; this optimizer trains {:?} vars",
+                        var.dtype(),
+                        F::DTYPE
+                    ),
+                ));
+            }
+            if !var.device().is_cpu() {
+                return Err(tensor_error(k, "is not on the CPU".into()));
+            }
+            kept.push(var);
+        }
+        Ok(Self {
+            vars: kept,
+            config,
+            lr: 1.0,
+            trained: None,
+            last: None,
+            float: PhantomData,
+        })
+    }
+
+    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
+        self.step_with_loss(grads, None).map(drop)
+    }
+
+    /// Backpropagates `loss` and steps, passing the loss value to the method.
+    fn backward_step(&mut self, loss: &Tensor) -> candle_core::Result<()> {
+        let value = loss.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        let [value] = value[..] else {
+            return Err(wrap(Error::DimensionMismatch {
+                what: "loss tensor elements".into(),
+                expected: 1,
+                got: value.len(),
+            }));
+        };
+        let grads = loss.backward()?;
+        self.step_with_loss(&grads, Some(value)).map(drop)
+    }
+
+    /// The outer multiplier on the method's stepsize (default 1.0).
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    /// Sets the outer multiplier; a negative or non-finite value makes the next step fail.
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+/// Runs `f` with mutable slices of all `vars`' storage at once, each var write-locked by candle's
+/// in-place op machinery (one nested in-place op per var).
+fn with_slices_mut<F: CandleFloat, R, G: FnMut(&mut [&mut [F]]) -> R>(
+    vars: &[&Var],
+    f: &mut G,
+) -> candle_core::Result<R> {
+    let mut done = Vec::with_capacity(vars.len());
+    nest(vars, &mut done, f)
+}
+
+fn nest<F: CandleFloat, R, G: FnMut(&mut [&mut [F]]) -> R>(
+    vars: &[&Var],
+    done: &mut Vec<&mut [F]>,
+    f: &mut G,
+) -> candle_core::Result<R> {
+    let Some((first, rest)) = vars.split_first() else {
+        return Ok(f(done));
+    };
+    let op = Nest {
+        rest,
+        done: RefCell::new(done),
+        f: RefCell::new(f),
+        out: RefCell::new(None),
+        var: first.id(),
+    };
+    first.inplace_op1(&op)?;
+    op.out
+        .into_inner()
+        .ok_or_else(|| candle_core::Error::msg("signfree: in-place op did not run on the CPU"))
+}
+
+/// One level of [`nest`]: holds the slices of the vars before it and continues with the rest.
+struct Nest<'a, 'b, 'c, F, R, G> {
+    rest: &'a [&'a Var],
+    done: RefCell<&'b mut Vec<&'c mut [F]>>,
+    f: RefCell<&'b mut G>,
+    out: RefCell<Option<R>>,
+    var: candle_core::TensorId,
+}
+
+impl<F: CandleFloat, R, G: FnMut(&mut [&mut [F]]) -> R> InplaceOp1 for Nest<'_, '_, '_, F, R, G> {
+    fn name(&self) -> &'static str {
+        "signfree-step"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+            candle_core::Error::msg(format!("signfree: var {:?} is not contiguous", self.var))
+        })?;
+        let slice = F::storage_mut(storage).ok_or_else(|| {
+            candle_core::Error::msg(format!("signfree: var {:?} has another dtype", self.var))
+        })?;
+        let mut done = self.done.borrow_mut();
+        let mut next: Vec<&mut [F]> = Vec::with_capacity(done.len() + 1 + self.rest.len());
+        next.extend(done.iter_mut().map(|s| &mut **s));
+        next.push(&mut slice[start..end]);
+        let mut f = self.f.borrow_mut();
+        let out = nest(self.rest, &mut next, &mut **f)?;
+        *self.out.borrow_mut() = Some(out);
+        Ok(())
+    }
+}
