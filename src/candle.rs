@@ -70,6 +70,7 @@ mod sealed {
     impl<F: crate::Float> Sealed for crate::SignSgd<F> {}
     impl<F: crate::Float> Sealed for crate::Prodigy<F> {}
     impl<F: crate::Float> Sealed for crate::AdamW<F> {}
+    impl<F: crate::Float> Sealed for crate::research::GradientScaledStart<F> {}
 }
 
 /// The float types whose candle storage the adapter can update in place (`f32`, `f64`).
@@ -103,7 +104,7 @@ candle_float!(f64, F64);
 
 /// A signfree optimizer the adapter can drive: how to build it and how the outer learning-rate
 /// multiplier maps onto its configuration.
-pub trait Method<F: CandleFloat>: Optimizer<F> + Stateful + Sized + sealed::Sealed {
+pub trait Method<F: CandleFloat>: Optimizer<F> + Sized + sealed::Sealed {
     /// The optimizer's configuration type.
     type Config: Clone + std::fmt::Debug;
     /// Builds the optimizer for the given tensor lengths (validates the configuration).
@@ -156,6 +157,16 @@ macro_rules! lr_method {
 lr_method!(SignSgd, SignSgdConfig);
 lr_method!(Prodigy, ProdigyConfig);
 lr_method!(AdamW, AdamWConfig);
+
+impl<F: CandleFloat> Method<F> for crate::research::GradientScaledStart<F> {
+    type Config = crate::research::GradientScaledStartConfig;
+    fn build(config: &Self::Config, layout: &[usize]) -> Result<Self> {
+        Self::from_config(config.clone(), layout)
+    }
+    fn scale_lr(&mut self, base: &Self::Config, multiplier: f64) {
+        self.scale_rule(|rule| scale_rule(rule, &base.alias.rule, multiplier));
+    }
+}
 
 /// ALIAS Sign-SGD (Option D or F; sign-only memory via [`AliasConfig::sign_only_memory`]).
 pub type Alias = CandleOptimizer<f32, crate::AliasSignSgd<f32>>;
@@ -325,7 +336,9 @@ impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
         self.last = Some(report.clone());
         Ok(report)
     }
+}
 
+impl<F: CandleFloat, O: Method<F> + Stateful> CandleOptimizer<F, O> {
     /// Everything needed to continue this run later (with the same vars, in the same order).
     pub fn save(&self) -> CandleState<O::State> {
         CandleState {

@@ -25,13 +25,17 @@ pub struct GradientScaledStart<F: Float> {
     layout: Vec<usize>,
     inner: Option<AliasSignSgd<F>>,
     polyak_bound: bool,
+    /// The rule's `lr` and warm-up `lr` as validated in `new`.
+    validated_lr: (f64, Option<f64>),
 }
 
 impl<F: Float> GradientScaledStart<F> {
     /// Validates `config` (by building the inner optimizer once) and keeps it for the first step.
     pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
         AliasSignSgd::<F>::new(config.clone(), layout)?;
+        let validated_lr = (config.rule.lr, config.rule.warmup.map(|w| w.lr));
         Ok(Self {
+            validated_lr,
             config,
             layout: layout.to_vec(),
             inner: None,
@@ -47,6 +51,40 @@ impl<F: Float> GradientScaledStart<F> {
     pub fn with_polyak_bound(mut self) -> Self {
         self.polyak_bound = true;
         self
+    }
+}
+
+/// The configuration of a [`GradientScaledStart`] as one value (for the candle adapter and
+/// checkpoints of the experiment harness).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GradientScaledStartConfig {
+    /// The ALIAS configuration the start rule feeds.
+    pub alias: AliasConfig,
+    /// R3: also bound the first step by the Polyak step (see
+    /// [`GradientScaledStart::with_polyak_bound`]).
+    pub polyak_bound: bool,
+}
+
+impl<F: Float> GradientScaledStart<F> {
+    /// [`GradientScaledStart::new`] from one configuration value.
+    pub fn from_config(config: GradientScaledStartConfig, layout: &[usize]) -> Result<Self> {
+        let o = Self::new(config.alias, layout)?;
+        Ok(if config.polyak_bound {
+            o.with_polyak_bound()
+        } else {
+            o
+        })
+    }
+
+    /// Applies `f` to the ALIAS rule (the candle adapter's learning-rate multiplier), in the
+    /// stored configuration and in the running optimizer.
+    #[cfg(feature = "candle")]
+    pub(crate) fn scale_rule(&mut self, f: impl Fn(&mut crate::AliasRule)) {
+        f(&mut self.config.rule);
+        if let Some(inner) = self.inner.as_mut() {
+            f(&mut inner.config_mut().rule);
+        }
     }
 }
 
@@ -74,7 +112,15 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
                 }
                 config.rule.initial_smoothness = Some(l0);
             }
+            // The rule's multipliers were validated in `new`; the candle adapter may since have
+            // scaled them (to 0 at the start of a warm-up), which `AliasSignSgd::new` refuses.
+            let rule = config.rule.clone();
+            config.rule.lr = self.validated_lr.0;
+            if let (Some(w), Some(lr)) = (config.rule.warmup.as_mut(), self.validated_lr.1) {
+                w.lr = lr;
+            }
             let mut inner = AliasSignSgd::new(config, &self.layout)?;
+            inner.config_mut().rule = rule;
             let report = inner.step(params, grads, loss)?;
             self.inner = Some(inner);
             return Ok(report);

@@ -239,7 +239,7 @@ fn mlp_regression_converges() {
 #[cfg(feature = "serde")]
 #[test]
 fn save_and_restore_continue_identically() {
-    fn check<O: Method<f32>>(config: O::Config)
+    fn check<O: Method<f32> + signfree::Stateful>(config: O::Config)
     where
         O::State: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
     {

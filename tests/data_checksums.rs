@@ -24,6 +24,14 @@ fn bundled_files_match_sha256sums() {
             .collect();
         assert_eq!(digest, expected(set.file_name()), "{}", set.file_name());
     }
+    // The tiny Shakespeare text of examples/tiny_llama.
+    let bytes = std::fs::read(dir.join("tinyshakespeare.txt")).unwrap();
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(digest, expected("tinyshakespeare.txt"));
+    assert_eq!(bytes.len(), 1_115_394);
 }
 
 #[test]

@@ -545,9 +545,8 @@ impl<F: Float> AliasSignSgd<F> {
         &self.config
     }
 
-    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
-    /// the stepsize fields; everything validated in `new` stays valid).
-    #[cfg(feature = "candle")]
+    /// The configuration, for the candle adapter's learning-rate multiplier and the research
+    /// wrappers (which only rescale the stepsize fields, to values ≥ 0).
     pub(crate) fn config_mut(&mut self) -> &mut AliasConfig {
         &mut self.config
     }
