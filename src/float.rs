@@ -42,6 +42,11 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// `self · sign(d)` without branches: `±self`, or `self · 0` when `d` is `±0` or NaN (the
+    /// portable kernels' form of [`crate::kernels::sign`]; equal to the product up to the sign
+    /// bit of a NaN).
+    #[doc(hidden)]
+    fn mul_sign_of(self, d: Self) -> Self;
     /// The slice as its concrete type, so generic kernels reach the `f32`/`f64` SIMD code.
     #[doc(hidden)]
     fn dispatch_view(v: &[Self]) -> Slice<'_>;
@@ -71,7 +76,7 @@ pub enum SliceMut<'a> {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $variant:ident) => {
+    ($t:ty, $bits:ty, $variant:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -93,6 +98,18 @@ macro_rules! impl_float {
                 <$t>::abs(self)
             }
             #[inline(always)]
+            fn mul_sign_of(self, d: Self) -> Self {
+                const SIGN: $bits = 1 << (<$bits>::BITS - 1);
+                // All ones when `d` is neither ±0 nor NaN.
+                // Not `d != 0.0`: that is true for NaN, whose sign is 0.
+                #[allow(clippy::double_comparisons)]
+                let keep = <$bits>::from(d > 0.0 || d < 0.0).wrapping_neg();
+                let flipped = self.to_bits() ^ (d.to_bits() & SIGN);
+                // Kept: `self` with its sign flipped by `d`'s; else `self · 0` (a signed zero,
+                // or NaN for a non-finite `self`, as the product with `sign(d) = 0` gives).
+                <$t>::from_bits((flipped & keep) | ((self * 0.0).to_bits() & !keep))
+            }
+            #[inline(always)]
             fn dispatch_view(v: &[Self]) -> Slice<'_> {
                 Slice::$variant(v)
             }
@@ -104,5 +121,5 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, F32);
-impl_float!(f64, F64);
+impl_float!(f32, u32, F32);
+impl_float!(f64, u64, F64);

@@ -470,6 +470,39 @@ fn f64_special_values() {
     all_lengths_and_offsets::<f64>(Some(&all));
 }
 
+/// The scalar fallback sweeps its ALIAS statistics in blocks of 1024 elements (8 lanes each):
+/// every backend at lengths around one, two and several blocks, at a few offsets, with random
+/// values, finite specials, and NaN/∞ mixed in.
+fn block_lengths<F: TestFloat>(pool: Option<&[F]>) {
+    let ks = backends();
+    let [g, x, p] = buffers::<F>(7, 5000 + OFFSETS, pool);
+    for k in &ks {
+        for n in [1023, 1024, 1025, 2047, 2048, 2049, 3 * 1024 + 9, 5000] {
+            for off in [0, 1, 7] {
+                check_all(k, &g, &x, &p, off, n);
+            }
+        }
+    }
+}
+
+#[test]
+fn f32_block_lengths() {
+    let all = f32::specials();
+    let finite: Vec<f32> = all.iter().copied().filter(|v| v.is_finite()).collect();
+    block_lengths::<f32>(None);
+    block_lengths::<f32>(Some(&finite));
+    block_lengths::<f32>(Some(&all));
+}
+
+#[test]
+fn f64_block_lengths() {
+    let all = f64::specials();
+    let finite: Vec<f64> = all.iter().copied().filter(|v| v.is_finite()).collect();
+    block_lengths::<f64>(None);
+    block_lengths::<f64>(Some(&finite));
+    block_lengths::<f64>(Some(&all));
+}
+
 #[test]
 fn first_non_finite_at_every_position() {
     for k in backends() {

@@ -44,6 +44,7 @@
 pub mod scalar;
 
 mod parallel;
+mod portable;
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
@@ -264,7 +265,19 @@ pub(crate) trait ArchCounts: Copy + Send + Sync {
     }
 }
 
-impl<E: Float> ArchKernels<E> for ScalarIsa {}
+/// The fallback keeps the reference's element-wise loops (the compiler vectorises them) and
+/// replaces the two ALIAS reductions with lane-parallel versions (`portable`).
+impl<E: Float> ArchKernels<E> for ScalarIsa {
+    fn sign_step(self, x: &mut [E], g: &[E], gamma: E, decay: E) {
+        portable::sign_step(x, g, gamma, decay)
+    }
+    fn alias_stats(self, g: &[E], prev: &[E], dir: &[E]) -> AliasStats {
+        portable::alias_stats(g, prev, dir)
+    }
+    fn sign_step_store(self, x: &mut [E], g: &[E], store: &mut [E], gamma: E, decay: E) -> f64 {
+        portable::sign_step_store(x, g, store, gamma, decay)
+    }
+}
 impl ArchCounts for ScalarIsa {}
 
 /// Calls `$method` on the backend held by `$isa`.
