@@ -21,6 +21,12 @@ pub enum Schedule {
         /// `T`, the step at which the cosine reaches its floor; must exceed `w`.
         total_steps: u64,
     },
+    /// Cosine decay to zero over a known horizon `T`: `½ (1 + cos(π t / T))` for `t < T`, 0 from
+    /// `T` on (the "cosine decay to zero" of tuned baselines).
+    Cosine {
+        /// `T ≥ 1`, the horizon.
+        total_steps: u64,
+    },
 }
 
 impl Schedule {
@@ -37,6 +43,14 @@ impl Schedule {
                 "schedule.total_steps",
                 total_steps,
                 "an integer > schedule.warmup_steps",
+            ));
+        }
+        if let Schedule::Cosine { total_steps: 0 } = *self {
+            return Err(Error::invalid(
+                owner,
+                "schedule.total_steps",
+                0,
+                "an integer >= 1",
             ));
         }
         Ok(())
@@ -69,6 +83,13 @@ impl Schedule {
                     0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
                 }
             }
+            Schedule::Cosine { total_steps: total } => {
+                if t >= total {
+                    0.0
+                } else {
+                    0.5 * (1.0 + (std::f64::consts::PI * t as f64 / total as f64).cos())
+                }
+            }
         }
     }
 }
@@ -99,6 +120,22 @@ mod tests {
             prev = f;
         }
         assert!((s.factor(19) - 0.1).abs() < 0.01);
+    }
+
+    #[test]
+    fn cosine_decays_from_one_to_zero() {
+        let s = Schedule::Cosine { total_steps: 8 };
+        assert_eq!(s.factor(0), 1.0);
+        assert!((s.factor(4) - 0.5).abs() < 1e-15);
+        // ½(1 + cos(7π/8)) = ½(1 − cos(π/8)).
+        let last = 0.5 * (1.0 - (std::f64::consts::PI / 8.0).cos());
+        assert!((s.factor(7) - last).abs() < 1e-15);
+        assert_eq!(s.factor(8), 0.0);
+        assert!(
+            Schedule::Cosine { total_steps: 0 }
+                .validate("SignSgd")
+                .is_err()
+        );
     }
 
     #[test]

@@ -28,10 +28,10 @@ usage: reproduce [--quick] [--steps T] [--datasets a,b] [--methods m,n] [--losse
                  [--modes full,stochastic] [--out DIR] [--threads N]
   --quick      T = 100 on mushrooms only (a smoke test in seconds)
   datasets     mushrooms a9a w8a phishing heart_scale australian_scale breast-cancer_scale german.numer_scale
-  methods      sign-sgd-tuned sos alias-d alias-f alias-momentum alias-d-same-sample
+  methods      sign-sgd-tuned sign-sgd-tuned-cosine sos alias-d alias-f alias-momentum alias-d-same-sample
                alias-sign-only alias-adam
                prodigy adamw-tuned; research: r1-alias-d r1-alias-f r1-alias-momentum
-               r1-alias-f-momentum r3-alias-f-momentum";
+               r1-alias-f-momentum r3-alias-f-momentum r4-alias-f-momentum-cosine";
 
 impl Options {
     /// Parses the command line (without the program name).

@@ -8,7 +8,7 @@ use signfree::research::GradientScaledStart;
 use signfree::{
     AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
     CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
-    SignSgd, SignSgdConfig, SosConfig, SosSignSgd, StochasticGradient,
+    Schedule, SignSgd, SignSgdConfig, SosConfig, SosSignSgd, StochasticGradient,
 };
 
 /// A problem with every oracle the runs need.
@@ -53,6 +53,9 @@ impl Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     SignSgdTuned,
+    /// Grid-tuned Sign-SGD with cosine decay to zero over the horizon (the second half of the
+    /// baseline of issue "Beyond the paper").
+    SignSgdTunedCosine,
     Sos,
     AliasD,
     AliasF,
@@ -71,14 +74,17 @@ pub enum Method {
     AliasFMomentumGradStart,
     /// Research R3: R1b with the first step bounded by the Polyak step of sign descent.
     AliasFMomentumPolyak,
+    /// Research R4: R3 with cosine decay over the known horizon.
+    AliasFMomentumPolyakCosine,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 15] = [
+    pub const ALL: [Method; 17] = [
         Method::SignSgdTuned,
+        Method::SignSgdTunedCosine,
         Method::Sos,
         Method::AliasD,
         Method::AliasF,
@@ -90,6 +96,7 @@ impl Method {
         Method::AliasMomentumGradStart,
         Method::AliasFMomentumGradStart,
         Method::AliasFMomentumPolyak,
+        Method::AliasFMomentumPolyakCosine,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -98,6 +105,7 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::SignSgdTuned => "sign-sgd-tuned",
+            Method::SignSgdTunedCosine => "sign-sgd-tuned-cosine",
             Method::Sos => "sos",
             Method::AliasD => "alias-d",
             Method::AliasF => "alias-f",
@@ -109,6 +117,7 @@ impl Method {
             Method::AliasMomentumGradStart => "r1-alias-momentum",
             Method::AliasFMomentumGradStart => "r1-alias-f-momentum",
             Method::AliasFMomentumPolyak => "r3-alias-f-momentum",
+            Method::AliasFMomentumPolyakCosine => "r4-alias-f-momentum-cosine",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -295,12 +304,18 @@ pub fn run_method(
     let t = steps as u64;
     let simple = |opt: &mut dyn Optimizer<f64>| trajectory(p, opt, mode, steps, Some(record_every));
     let (trace, grad_evals, tuning_evals, chosen_lr) = match method {
-        Method::SignSgdTuned | Method::AdamWTuned => {
+        Method::SignSgdTuned | Method::SignSgdTunedCosine | Method::AdamWTuned => {
             let make = |lr: f64| -> signfree::Result<Box<dyn Optimizer<f64>>> {
-                Ok(if method == Method::SignSgdTuned {
+                Ok(if method != Method::AdamWTuned {
+                    let schedule = if method == Method::SignSgdTunedCosine {
+                        Schedule::Cosine { total_steps: t }
+                    } else {
+                        Schedule::Constant
+                    };
                     Box::new(SignSgd::new(
                         SignSgdConfig {
                             lr,
+                            schedule,
                             ..Default::default()
                         },
                         &[d],
@@ -406,6 +421,16 @@ pub fn run_method(
                 ..AliasConfig::option_f(0.0)
             };
             let mut opt = GradientScaledStart::new(cfg, &[d])?.with_polyak_bound();
+            (simple(&mut opt)?, t, 0, None)
+        }
+        Method::AliasFMomentumPolyakCosine => {
+            let cfg = AliasConfig {
+                momentum: Some(0.9),
+                ..AliasConfig::option_f(0.0)
+            };
+            let mut opt = GradientScaledStart::new(cfg, &[d])?
+                .with_polyak_bound()
+                .with_horizon(t)?;
             (simple(&mut opt)?, t, 0, None)
         }
         Method::AliasSignOnly => {

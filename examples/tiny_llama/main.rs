@@ -74,7 +74,7 @@ where
     })
 }
 
-fn methods() -> Vec<MethodSpec> {
+fn methods(steps: usize) -> Vec<MethodSpec> {
     let mut out = Vec::new();
     for lr in [3e-4, 1e-3, 3e-3, 1e-2, 3e-2] {
         let config = AdamWConfig {
@@ -127,6 +127,21 @@ fn methods() -> Vec<MethodSpec> {
                 ..AliasConfig::option_f(0.0)
             },
             polyak_bound: true,
+            horizon: None,
+        }),
+    });
+    // Research R4: R3 with cosine decay over the known horizon (on top of the common schedule).
+    out.push(MethodSpec {
+        name: "r4-alias".into(),
+        family: "R4 ALIAS (research)",
+        lr: None,
+        build: boxed::<GradientScaledStart<f32>>(GradientScaledStartConfig {
+            alias: AliasConfig {
+                momentum: Some(0.9),
+                ..AliasConfig::option_f(0.0)
+            },
+            polyak_bound: true,
+            horizon: Some(steps as u64),
         }),
     });
     out.push(MethodSpec {
@@ -335,7 +350,7 @@ fn run() -> Result<(), String> {
         total_steps: o.steps as u64,
     };
 
-    let specs: Vec<MethodSpec> = methods()
+    let specs: Vec<MethodSpec> = methods(o.steps)
         .into_iter()
         .filter(|m| o.only.as_ref().is_none_or(|only| only.contains(&m.name)))
         .collect();
@@ -576,7 +591,7 @@ fn figure_series(specs: &[MethodSpec], runs: &[Run]) -> plot::Figure {
 fn replot(o: &Options) -> Result<(), String> {
     let path = o.out.join("curves.csv");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let specs = methods();
+    let specs = methods(o.steps);
     let mut runs: Vec<Run> = Vec::new();
     for (line_no, line) in text.lines().enumerate().skip(1) {
         let bad = || format!("{}:{}: malformed row", path.display(), line_no + 1);
