@@ -4,7 +4,7 @@
 //!
 //! The reference functions in [`super::scalar`] add in index order, one loop-carried `f64` chain,
 //! which no compiler may reorder, and branch on `sign`: their ALIAS step ran at 7 GB/s here
-//! against 38 GB/s for AVX-512; these versions run at 18 GB/s (`kernel_summary`, 128M f32, one
+//! against 38 GB/s for AVX-512; these versions run at 20 GB/s (`kernel_summary`, 128M f32, one
 //! thread).
 //! These versions keep [`LANES`] independent partial sums (element `i` goes to lane `i % LANES`),
 //! combine them in a fixed order and add the tail in index order, so the result is still
