@@ -22,8 +22,10 @@
 //! - [`candle_nn::Optimizer::backward_step`] passes the loss value to the method (ALIAS Option F
 //!   needs it at its first step); [`candle_nn::Optimizer::step`] passes none.
 //!
-//! Vars must live on the CPU (the adapter works on host memory). Gradients must not share storage
-//! with a trained var (candle's backprop never produces such gradients).
+//! Vars must live on the CPU (the adapter works on host memory) and own their storage (candle's
+//! `Var` constructors copy, so this holds unless two `Var`s wrap one storage; `new` refuses that),
+//! and a gradient that shares storage with a trained var is refused by the step (either would
+//! otherwise deadlock on candle's storage locks).
 //!
 //! # Example
 //!
@@ -183,6 +185,9 @@ pub type AdamW = CandleOptimizer<f32, crate::AdamW<f32>>;
 #[derive(Debug, Clone)]
 pub struct CandleOptimizer<F: CandleFloat, O: Method<F>> {
     vars: Vec<Var>,
+    /// The address of each var's storage: distinct vars must not share one (the step write-locks
+    /// them all at once), and no gradient may alias one.
+    storage_keys: Vec<usize>,
     config: O::Config,
     lr: f64,
     trained: Option<Trained<O>>,
@@ -206,6 +211,12 @@ pub struct CandleState<S> {
     /// The trained vars (indices into the adapter's var list) and the inner optimizer's state;
     /// `None` before the first step.
     pub trained: Option<(Vec<usize>, S)>,
+}
+
+/// The address of the storage behind `t` (shared by views and by vars made from them).
+fn storage_key(t: &Tensor) -> usize {
+    let (storage, _) = t.storage_and_layout();
+    std::ptr::from_ref::<Storage>(&storage).addr()
 }
 
 fn wrap(e: Error) -> candle_core::Error {
@@ -305,6 +316,15 @@ impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
         let guards: Vec<_> = gradients.iter().map(|g| g.storage_and_layout()).collect();
         let mut grad_slices: Vec<&[F]> = Vec::with_capacity(active.len());
         for ((storage, layout), &k) in guards.iter().zip(&active) {
+            if self
+                .storage_keys
+                .contains(&std::ptr::from_ref::<Storage>(storage).addr())
+            {
+                return Err(tensor_error(
+                    k,
+                    "gradient shares its storage with a trained var".into(),
+                ));
+            }
             let slice = match &**storage {
                 Storage::Cpu(cpu) => F::storage(cpu),
                 _ => None,
@@ -383,6 +403,7 @@ impl<F: CandleFloat, O: Method<F>> candle_nn::Optimizer for CandleOptimizer<F, O
     fn new(vars: Vec<Var>, config: O::Config) -> candle_core::Result<Self> {
         O::build(&config, &[]).map_err(wrap)?;
         let mut kept: Vec<Var> = Vec::with_capacity(vars.len());
+        let mut keys: Vec<usize> = Vec::with_capacity(vars.len());
         for (k, var) in vars.into_iter().enumerate() {
             if !var.dtype().is_float() || kept.iter().any(|v| v.id() == var.id()) {
                 continue;
@@ -400,10 +421,21 @@ impl<F: CandleFloat, O: Method<F>> candle_nn::Optimizer for CandleOptimizer<F, O
             if !var.device().is_cpu() {
                 return Err(tensor_error(k, "is not on the CPU".into()));
             }
+            let key = storage_key(&var);
+            if keys.contains(&key) {
+                return Err(tensor_error(
+                    k,
+                    "shares its storage with another var (e.g. two views of one tensor); \
+                     each trained var must own its storage"
+                        .into(),
+                ));
+            }
+            keys.push(key);
             kept.push(var);
         }
         Ok(Self {
             vars: kept,
+            storage_keys: keys,
             config,
             lr: 1.0,
             trained: None,

@@ -372,3 +372,19 @@ fn integer_and_gradient_free_vars_are_skipped() {
     let fresh = sc::Alias::new(vec![used], AliasConfig::default()).unwrap();
     assert!(fresh.inner().is_none() && fresh.state_bytes() == 0.0);
 }
+
+/// A gradient that is a trained var's own storage is refused with an error (the step
+/// write-locks every var's storage while it reads the gradients: it would deadlock).
+#[test]
+fn gradient_sharing_a_var_storage_is_refused_not_deadlocked() {
+    let w = Var::from_vec(vec![1.0f32, -2.0], 2, &DEV).unwrap();
+    let mut opt = sc::SignSgd::new(vec![w.clone()], SignSgdConfig::default()).unwrap();
+    let mut grads = candle_core::backprop::GradStore::default();
+    grads.insert(&w, w.as_tensor().clone());
+    let err = opt.step_with_loss(&grads, None).unwrap_err();
+    assert!(
+        err.to_string().contains("gradient shares its storage"),
+        "{err}"
+    );
+    assert_eq!(w.to_vec1::<f32>().unwrap(), vec![1.0, -2.0]);
+}
