@@ -197,33 +197,33 @@ fn summary(sizes: &[usize]) {
                     black_box(k.sign_step_store(&mut b.x, &b.g, &mut b.prev, gamma, decay));
                 });
                 line("sign_step_store", be.name(), n, threads, 16.0, t, roof);
+                let t = median_secs(|| {
+                    black_box(k.momentum_sign_step_store(
+                        &mut b.x,
+                        &mut b.m,
+                        &b.g,
+                        &mut b.prev,
+                        0.9,
+                        0.1,
+                        gamma,
+                        decay,
+                    ));
+                });
+                line(
+                    "momentum_sign_step_store",
+                    be.name(),
+                    n,
+                    threads,
+                    24.0,
+                    t,
+                    roof,
+                );
             }
 
             let t = median_secs(|| {
                 k.momentum_sign_step(&mut b.x, &mut b.m, &b.g, 0.9, 0.1, gamma, decay)
             });
             line("momentum_sign_step", best.name(), n, threads, 20.0, t, roof);
-            let t = median_secs(|| {
-                black_box(k.momentum_sign_step_store(
-                    &mut b.x,
-                    &mut b.m,
-                    &b.g,
-                    &mut b.prev,
-                    0.9,
-                    0.1,
-                    gamma,
-                    decay,
-                ));
-            });
-            line(
-                "momentum_sign_step_store",
-                best.name(),
-                n,
-                threads,
-                24.0,
-                t,
-                roof,
-            );
             let t = median_secs(|| {
                 black_box(k.first_non_finite(&b.g));
             });

@@ -265,8 +265,9 @@ pub(crate) trait ArchCounts: Copy + Send + Sync {
     }
 }
 
-/// The fallback keeps the reference's element-wise loops (the compiler vectorises them) and
-/// replaces the two ALIAS reductions with lane-parallel versions (`portable`).
+/// The fallback keeps the reference's simple loops and replaces the ALIAS statistics, the sign
+/// steps and the fused updates with versions the compiler can vectorise (`portable`: lane-parallel
+/// reductions, branch-free `γ·sign(·)`).
 impl<E: Float> ArchKernels<E> for ScalarIsa {
     fn sign_step(self, x: &mut [E], g: &[E], gamma: E, decay: E) {
         portable::sign_step(x, g, gamma, decay)
@@ -276,6 +277,31 @@ impl<E: Float> ArchKernels<E> for ScalarIsa {
     }
     fn sign_step_store(self, x: &mut [E], g: &[E], store: &mut [E], gamma: E, decay: E) -> f64 {
         portable::sign_step_store(x, g, store, gamma, decay)
+    }
+    fn momentum_sign_step(
+        self,
+        x: &mut [E],
+        m: &mut [E],
+        g: &[E],
+        beta: E,
+        one_minus_beta: E,
+        gamma: E,
+        decay: E,
+    ) {
+        portable::momentum_sign_step(x, m, g, beta, one_minus_beta, gamma, decay)
+    }
+    fn momentum_sign_step_store(
+        self,
+        x: &mut [E],
+        m: &mut [E],
+        g: &[E],
+        store: &mut [E],
+        beta: E,
+        one_minus_beta: E,
+        gamma: E,
+        decay: E,
+    ) -> f64 {
+        portable::momentum_sign_step_store(x, m, g, store, beta, one_minus_beta, gamma, decay)
     }
 }
 impl ArchCounts for ScalarIsa {}

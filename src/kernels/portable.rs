@@ -110,3 +110,65 @@ pub(super) fn sign_step<F: Float>(x: &mut [F], g: &[F], gamma: F, decay: F) {
         *xi = *xi * decay - gamma.mul_sign_of(gi);
     }
 }
+
+/// [`scalar::momentum_sign_step`] with `γ·sign(m)` written as the bit-exact `γ.mul_sign_of(m)`.
+pub(super) fn momentum_sign_step<F: Float>(
+    x: &mut [F],
+    m: &mut [F],
+    g: &[F],
+    beta: F,
+    one_minus_beta: F,
+    gamma: F,
+    decay: F,
+) {
+    for ((xi, mi), &gi) in x.iter_mut().zip(m.iter_mut()).zip(g) {
+        *mi = beta * *mi + one_minus_beta * gi;
+        *xi = *xi * decay - gamma.mul_sign_of(*mi);
+    }
+}
+
+/// [`scalar::momentum_sign_step_store`] with lane-parallel maxima and the branch-free sign.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn momentum_sign_step_store<F: Float>(
+    x: &mut [F],
+    m: &mut [F],
+    g: &[F],
+    store: &mut [F],
+    beta: F,
+    one_minus_beta: F,
+    gamma: F,
+    decay: F,
+) -> f64 {
+    let split = x.len() - x.len() % LANES;
+    let mut moved = [0.0f64; LANES];
+    let (xh, xt) = x.split_at_mut(split);
+    let (mh, mt) = m.split_at_mut(split);
+    let (sh, st) = store.split_at_mut(split);
+    for (((xc, mc), gc), sc) in xh
+        .chunks_exact_mut(LANES)
+        .zip(mh.chunks_exact_mut(LANES))
+        .zip(g[..split].chunks_exact(LANES))
+        .zip(sh.chunks_exact_mut(LANES))
+    {
+        for i in 0..LANES {
+            let old = xc[i];
+            let mi = beta * mc[i] + one_minus_beta * gc[i];
+            mc[i] = mi;
+            let new = old * decay - gamma.mul_sign_of(mi);
+            xc[i] = new;
+            sc[i] = gc[i];
+            moved[i] = max_select(moved[i], (new.to_f64() - old.to_f64()).abs());
+        }
+    }
+    let tail = scalar::momentum_sign_step_store(
+        xt,
+        mt,
+        &g[split..],
+        st,
+        beta,
+        one_minus_beta,
+        gamma,
+        decay,
+    );
+    moved.iter().fold(tail, |a, &m| a.max(m))
+}
