@@ -165,8 +165,9 @@ impl<F: CandleFloat> Method<F> for crate::research::GradientScaledStart<F> {
     fn build(config: &Self::Config, layout: &[usize]) -> Result<Self> {
         Self::from_config(config.clone(), layout)
     }
-    fn scale_lr(&mut self, base: &Self::Config, multiplier: f64) {
-        self.scale_rule(|rule| scale_rule(rule, &base.alias.rule, multiplier));
+    /// `base` is the configuration this optimizer was built from, which it keeps.
+    fn scale_lr(&mut self, _base: &Self::Config, multiplier: f64) {
+        self.set_lr_multiplier(multiplier);
     }
 }
 

@@ -26,22 +26,22 @@ pub struct GradientScaledStart<F: Float> {
     inner: Option<AliasSignSgd<F>>,
     polyak_bound: bool,
     horizon: Option<u64>,
-    /// The rule's `lr` and warm-up `lr` as validated in `new`.
-    validated_lr: (f64, Option<f64>),
+    /// The candle adapter's outer multiplier on `config`'s stepsizes (1 otherwise). `config`
+    /// itself stays as validated in `new`.
+    lr_multiplier: f64,
 }
 
 impl<F: Float> GradientScaledStart<F> {
     /// Validates `config` (by building the inner optimizer once) and keeps it for the first step.
     pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
         AliasSignSgd::<F>::new(config.clone(), layout)?;
-        let validated_lr = (config.rule.lr, config.rule.warmup.map(|w| w.lr));
         Ok(Self {
-            validated_lr,
             config,
             layout: layout.to_vec(),
             inner: None,
             polyak_bound: false,
             horizon: None,
+            lr_multiplier: 1.0,
         })
     }
 
@@ -96,13 +96,27 @@ impl<F: Float> GradientScaledStart<F> {
         }
     }
 
-    /// Applies `f` to the ALIAS rule (the candle adapter's learning-rate multiplier), in the
-    /// stored configuration and in the running optimizer.
+    /// The candle adapter's learning-rate multiplier (applied from the next step on).
     #[cfg(feature = "candle")]
-    pub(crate) fn scale_rule(&mut self, f: impl Fn(&mut crate::AliasRule)) {
-        f(&mut self.config.rule);
-        if let Some(inner) = self.inner.as_mut() {
-            f(&mut inner.config_mut().rule);
+    pub(crate) fn set_lr_multiplier(&mut self, multiplier: f64) {
+        self.lr_multiplier = multiplier;
+    }
+
+    /// Sets the running optimizer's stepsizes for its next step: the configured `lr` and warm-up
+    /// `lr` times the outer multiplier, `lr` also times R4's cosine factor.
+    fn set_stepsizes(
+        config: &AliasConfig,
+        lr_multiplier: f64,
+        horizon: Option<u64>,
+        inner: &mut AliasSignSgd<F>,
+    ) {
+        let factor = horizon.map_or(1.0, |total_steps| {
+            crate::Schedule::Cosine { total_steps }.factor(inner.steps_taken())
+        });
+        let rule = &mut inner.config_mut().rule;
+        rule.lr = config.rule.lr * lr_multiplier * factor;
+        if let (Some(w), Some(base)) = (rule.warmup.as_mut(), config.rule.warmup) {
+            w.lr = base.lr * lr_multiplier;
         }
     }
 }
@@ -131,25 +145,14 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
                 }
                 config.rule.initial_smoothness = Some(l0);
             }
-            // The rule's multipliers were validated in `new`; the candle adapter may since have
-            // scaled them (to 0 at the start of a warm-up), which `AliasSignSgd::new` refuses.
-            let rule = config.rule.clone();
-            config.rule.lr = self.validated_lr.0;
-            if let (Some(w), Some(lr)) = (config.rule.warmup.as_mut(), self.validated_lr.1) {
-                w.lr = lr;
-            }
             let mut inner = AliasSignSgd::new(config, &self.layout)?;
-            inner.config_mut().rule = rule;
-            // (R4's factor is 1 at step 0.)
+            Self::set_stepsizes(&self.config, self.lr_multiplier, self.horizon, &mut inner);
             let report = inner.step(params, grads, loss)?;
             self.inner = Some(inner);
             return Ok(report);
         }
         let inner = self.inner.as_mut().expect("set above");
-        if let Some(total_steps) = self.horizon {
-            let factor = crate::Schedule::Cosine { total_steps }.factor(inner.steps_taken());
-            inner.config_mut().rule.lr = self.config.rule.lr * factor;
-        }
+        Self::set_stepsizes(&self.config, self.lr_multiplier, self.horizon, inner);
         inner.step(params, grads, loss)
     }
 

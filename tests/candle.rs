@@ -121,6 +121,20 @@ fn adapter_steps_equal_slice_steps_for_every_method() {
         ..Default::default()
     };
     same_as_slice_optimizer::<signfree::AdamW<f32>>(adamw, 12, &lr);
+    // Research R4 through the adapter, starting from a zero multiplier (a warm-up from 0).
+    let r4 = signfree::research::GradientScaledStartConfig {
+        alias: AliasConfig {
+            momentum: Some(0.9),
+            ..AliasConfig::option_f(0.0)
+        },
+        polyak_bound: true,
+        horizon: Some(12),
+    };
+    same_as_slice_optimizer::<signfree::research::GradientScaledStart<f32>>(
+        r4,
+        12,
+        &[0.0, 0.5, 1.0, 2.0],
+    );
 }
 
 /// The adapter's ALIAS against ALIAS written with candle ops from the spec (independent code):
