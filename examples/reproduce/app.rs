@@ -8,7 +8,7 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use signfree::{Bundled, LogisticRegression};
 
-use crate::plot::{self, Figure, Panel, Series};
+use crate::plot::{self, Figure, Panel, Series, YAxis};
 use crate::runner::{Loss, Method, Mode, RunResult, make_problem, run_method};
 
 /// What to run.
@@ -318,6 +318,7 @@ fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
                 title: &title,
                 x_label: "iteration",
                 y_label: "f(x) - f*",
+                y_axis: YAxis::Log,
                 panels: panels(&|r, i| r.trace.step[i] as f64, &gap),
             },
             &out.join(format!("{name}_gap_vs_iter")),
@@ -327,6 +328,7 @@ fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
                 title: &format!("{title}; tuning cost included"),
                 x_label: "gradient evaluations",
                 y_label: "f(x) - f*",
+                y_axis: YAxis::Log,
                 panels: panels(
                     &|r, i| (r.tuning_evals + r.trace.step[i] as u64) as f64,
                     &gap,
@@ -339,6 +341,7 @@ fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
                 title: &format!("{} ({}): stepsize", loss.name(), mode.name()),
                 x_label: "iteration",
                 y_label: "stepsize",
+                y_axis: YAxis::Log,
                 panels: panels(&|r, i| r.trace.step[i] as f64, &|_, r, i| {
                     r.trace.stepsize[i]
                 }),

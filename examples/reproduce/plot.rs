@@ -1,9 +1,12 @@
-//! PNG and SVG figures with one panel per data set, drawn with plotters and an embedded font
-//! (DejaVu Sans, `assets/fonts/`), so no system font library is needed.
+//! PNG and SVG figures with one panel per data set (or per quantity), drawn with plotters and an
+//! embedded font (DejaVu Sans, `assets/fonts/`), so no system font library is needed. Shared by
+//! `examples/reproduce` (log-scale gaps) and `examples/tiny_llama` (linear-scale losses).
 
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -26,11 +29,22 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
+/// How the y axis is scaled.
+#[derive(Clone, Copy, PartialEq)]
+pub enum YAxis {
+    /// Logarithmic over the positive values (non-positive points are left out).
+    Log,
+    /// Linear from the lowest value up to the worst final value (at least 1.6× the lowest), so
+    /// that every curve's end shows while a high start does not flatten the rest.
+    Linear,
+}
+
 /// A figure: a grid of panels sharing axis labels.
 pub struct Figure<'a> {
     pub title: &'a str,
     pub x_label: &'a str,
     pub y_label: &'a str,
+    pub y_axis: YAxis,
     pub panels: Vec<Panel>,
 }
 
@@ -85,63 +99,118 @@ fn draw<DB: DrawingBackend>(
     let root = root.titled(figure.title, ("sans-serif", 26)).map_err(err)?;
     let areas = root.split_evenly((rows, cols));
     for (area, panel) in areas.iter().zip(&figure.panels) {
-        let points = || {
+        let finite = || {
             panel
                 .series
                 .iter()
                 .flat_map(|s| s.points.iter())
-                .filter(|p| p.1 > 0.0 && p.1.is_finite())
+                .filter(|p| p.1.is_finite() && (figure.y_axis == YAxis::Linear || p.1 > 0.0))
         };
-        let (mut x_max, mut y_min, mut y_max) = (1.0_f64, f64::INFINITY, 0.0_f64);
-        for &(x, y) in points() {
-            x_max = x_max.max(x);
-            y_min = y_min.min(y);
-            y_max = y_max.max(y);
-        }
-        if !y_min.is_finite() {
-            (y_min, y_max) = (1e-16, 1.0);
-        }
-        let (y_lo, y_hi) = (y_min * 0.8, (y_max * 1.25).max(y_min * 10.0));
-        let mut chart = ChartBuilder::on(area)
+        let x_max = finite().map(|p| p.0).fold(1.0, f64::max);
+        let y_min = finite().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let y_max = finite().map(|p| p.1).fold(0.0_f64, f64::max);
+        let builder = &mut ChartBuilder::on(area);
+        builder
             .caption(&panel.title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(42)
-            .y_label_area_size(72)
-            .build_cartesian_2d(0.0..x_max, (y_lo..y_hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(figure.x_label)
-            .y_desc(figure.y_label)
-            .label_style(("sans-serif", 15))
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(err)?;
-        for (i, s) in panel.series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            let pts: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .copied()
-                .filter(|p| p.1 > 0.0 && p.1.is_finite())
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-                .map_err(err)?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                });
+            .y_label_area_size(72);
+        match figure.y_axis {
+            YAxis::Log => {
+                let (lo, hi) = if y_min.is_finite() {
+                    (y_min * 0.8, (y_max * 1.25).max(y_min * 10.0))
+                } else {
+                    (1e-16, 1.0)
+                };
+                let chart = builder
+                    .build_cartesian_2d(0.0..x_max, (lo..hi).log_scale())
+                    .map_err(err)?;
+                let points = |s: &Series| s.points.iter().copied().filter(|p| p.1 > 0.0).collect();
+                draw_panel(
+                    chart,
+                    figure,
+                    panel,
+                    &points,
+                    &|v| format!("{v:.0e}"),
+                    SeriesLabelPosition::UpperRight,
+                )?;
+            }
+            YAxis::Linear => {
+                let worst_end = panel
+                    .series
+                    .iter()
+                    .filter_map(|s| s.points.last().map(|p| p.1))
+                    .filter(|v| v.is_finite())
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let (lo, hi) = if y_min.is_finite() {
+                    let hi = (1.6 * y_min).max(1.04 * worst_end).min(1.02 * y_max);
+                    (0.95 * y_min, hi.max(1.05 * y_min))
+                } else {
+                    (0.0, 1.0)
+                };
+                let chart = builder
+                    .build_cartesian_2d(0.0..x_max, lo..hi)
+                    .map_err(err)?;
+                let points = |s: &Series| {
+                    s.points
+                        .iter()
+                        .filter(|p| p.1.is_finite())
+                        .map(|&(x, y)| (x, y.clamp(lo, hi)))
+                        .collect()
+                };
+                draw_panel(
+                    chart,
+                    figure,
+                    panel,
+                    &points,
+                    &|v| format!("{v:.1}"),
+                    SeriesLabelPosition::MiddleRight,
+                )?;
+            }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
     }
     root.present().map_err(err)
+}
+
+/// Mesh, one line per series and the legend, on either y scale.
+fn draw_panel<'a, DB: DrawingBackend + 'a, Y>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    figure: &Figure,
+    panel: &Panel,
+    points: &dyn Fn(&Series) -> Vec<(f64, f64)>,
+    y_format: &dyn Fn(&f64) -> String,
+    legend: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("drawing failed: {e}");
+    chart
+        .configure_mesh()
+        .x_desc(figure.x_label)
+        .y_desc(figure.y_label)
+        .label_style(("sans-serif", 15))
+        .y_label_formatter(y_format)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(err)?;
+    for (i, s) in panel.series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(points(s), color.stroke_width(2)))
+            .map_err(err)?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(legend)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
 }
