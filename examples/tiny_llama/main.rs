@@ -4,8 +4,8 @@
 //! warm-up + cosine multiplier for every method.
 //!
 //! ```text
-//! cargo run --release --features candle --example tiny_llama            # ≈ 20 min on 2 cores
-//! cargo run --release --features candle --example tiny_llama -- --quick # ≈ 20 s smoke run
+//! cargo run --release --features candle --example tiny_llama            # ≈ 21 min on 2 cores
+//! cargo run --release --features candle --example tiny_llama -- --quick # ≈ 25 s smoke run
 //! ```
 //! Options: `--steps N`, `--out DIR` (default `results/tiny_llama[_quick]`), `--only a,b`
 //! (method names as in the table), `--replot` (redraw the figure from `DIR/curves.csv`).
