@@ -62,6 +62,8 @@ fn dtype<F: Float>() -> &'static str {
 pub trait Checkpointable: Stateful + Sized {
     /// The configuration type.
     type Config: Clone + Serialize + DeserializeOwned;
+    /// The element type.
+    type Element: Float;
     /// The optimizer's name in checkpoints.
     const NAME: &'static str;
     /// The element type's name (`"f32"`/`"f64"`).
@@ -70,6 +72,9 @@ pub trait Checkpointable: Stateful + Sized {
     fn config_and_layout(&self) -> (Self::Config, Vec<usize>);
     /// Builds a fresh optimizer (validating the configuration).
     fn build(config: Self::Config, layout: &[usize]) -> Result<Self>;
+    /// Checks a saved state against the configuration and layout it claims, before anything is
+    /// allocated (the same checks as [`Stateful::set_state`]).
+    fn check_state(config: &Self::Config, layout: &[usize], state: &Self::State) -> Result<()>;
 
     /// The checkpoint value.
     fn checkpoint(&self) -> Checkpoint<Self::Config, Self::State> {
@@ -86,6 +91,12 @@ pub trait Checkpointable: Stateful + Sized {
     }
 
     /// Restores an optimizer from a checkpoint value, checking every header field.
+    ///
+    /// The saved state is checked against the layout and configuration *before* the optimizer
+    /// is built: buffers must have exactly the layout's lengths wherever the configuration has
+    /// them, so the optimizer never allocates more than the checkpoint itself holds, and a file
+    /// that claims a huge layout is an [`Error::IncompatibleState`] (or, if its lengths overflow
+    /// the address space, [`Error::InvalidParameter`] for `layout`), never an allocation abort.
     fn restore(ck: Checkpoint<Self::Config, Self::State>) -> Result<Self> {
         if ck.format != FORMAT {
             return Err(Error::Checkpoint(CheckpointError::Format {
@@ -110,6 +121,8 @@ pub trait Checkpointable: Stateful + Sized {
                 expected: Self::dtype_name(),
             }));
         }
+        crate::optimizer::check_layout::<Self::Element>(Self::NAME, &ck.layout)?;
+        Self::check_state(&ck.config, &ck.layout, &ck.state)?;
         let mut opt = Self::build(ck.config, &ck.layout)?;
         opt.set_state(ck.state)?;
         Ok(opt)
@@ -150,6 +163,7 @@ macro_rules! checkpointable {
     ($ty:ident, $config:ty, $name:literal) => {
         impl<F: Float + Serialize + DeserializeOwned> Checkpointable for crate::$ty<F> {
             type Config = $config;
+            type Element = F;
             const NAME: &'static str = $name;
             fn dtype_name() -> &'static str {
                 dtype::<F>()
@@ -159,6 +173,13 @@ macro_rules! checkpointable {
             }
             fn build(config: Self::Config, layout: &[usize]) -> Result<Self> {
                 crate::$ty::<F>::new(config, layout)
+            }
+            fn check_state(
+                config: &Self::Config,
+                layout: &[usize],
+                state: &Self::State,
+            ) -> Result<()> {
+                crate::$ty::<F>::check_state(config, layout, state)
             }
         }
     };

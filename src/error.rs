@@ -47,6 +47,53 @@ pub enum Error {
         value: f64,
     },
 
+    /// A gradient coordinate is finite but so large that the optimizer's state or update would
+    /// overflow the element type (for example `g²` in Adam's second moment: the limit is
+    /// `sqrt(F::MAX) / 2`). Clip the gradient, or use `f64`. Nothing was changed.
+    #[error(
+        "gradient too large at step {step}: tensor {tensor}, index {index}, value {value:e} (limit {limit:e})"
+    )]
+    GradientOutOfRange {
+        /// The optimizer step index at which it was seen.
+        step: u64,
+        /// Index of the tensor in the parameter list.
+        tensor: usize,
+        /// Coordinate within that tensor.
+        index: usize,
+        /// The offending value (as `f64`).
+        value: f64,
+        /// The largest magnitude this optimizer accepts at this step.
+        limit: f64,
+    },
+
+    /// From finite inputs, a step would have produced a value the element type cannot hold: an
+    /// infinite or NaN stepsize or estimator, or a stepsize so large that the update would
+    /// overflow. The step was refused and nothing was changed; non-finite values never enter an
+    /// optimizer's state.
+    #[error("step {step} refused: {quantity} = {value:e} is out of range (limit {limit:e})")]
+    StepOutOfRange {
+        /// The optimizer step index.
+        step: u64,
+        /// The quantity, e.g. `"ALIAS stepsize"`.
+        quantity: &'static str,
+        /// The value it would have taken.
+        value: f64,
+        /// The largest value that can be applied.
+        limit: f64,
+    },
+
+    /// ALIAS Option F: the loss at the first ALIAS step is below the configured lower bound
+    /// `f̃ ≤ f*`, so `f(x_0) − f̃` would be negative. Nothing was changed.
+    #[error("loss {loss} at step {step} is below the lower bound f_lower = {f_lower}")]
+    LossBelowLowerBound {
+        /// The step index.
+        step: u64,
+        /// The loss received.
+        loss: f64,
+        /// The configured `f̃`.
+        f_lower: f64,
+    },
+
     /// A loss value was NaN or infinite. Nothing was changed.
     #[error("non-finite loss {value} at step {step}")]
     NonFiniteLoss {

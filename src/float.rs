@@ -34,6 +34,10 @@ pub trait Float:
     const ONE: Self;
     /// Size in bytes.
     const BYTES: usize;
+    /// The largest finite value, as `f64` (`f32::MAX` or `f64::MAX`).
+    const MAX: f64;
+    /// The smallest positive normal value, as `f64`.
+    const MIN_POSITIVE: f64;
     /// Converts from `f64`, rounding to nearest.
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64` exactly.
@@ -42,6 +46,11 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// `max_i |v_i|` as `f64`: `+∞` if the largest magnitude is infinite, NaN if some element is
+    /// NaN, 0 for an empty slice. One branch-free pass (the magnitudes are compared as integers,
+    /// whose order matches the floats' for non-negative values and puts NaN above `+∞`), so the
+    /// compiler vectorises it; every `step` runs it over the gradient.
+    fn max_abs(v: &[Self]) -> f64;
     /// `self · sign(d)` without branches: `±self`, or `self · 0` when `d` is `±0` or NaN (the
     /// portable kernels' form of [`crate::kernels::sign`]; equal to the product up to the sign
     /// bit of a NaN).
@@ -81,6 +90,8 @@ macro_rules! impl_float {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const BYTES: usize = std::mem::size_of::<$t>();
+            const MAX: f64 = <$t>::MAX as f64;
+            const MIN_POSITIVE: f64 = <$t>::MIN_POSITIVE as f64;
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
                 v as $t
@@ -96,6 +107,23 @@ macro_rules! impl_float {
             #[inline(always)]
             fn abs(self) -> Self {
                 <$t>::abs(self)
+            }
+            fn max_abs(v: &[Self]) -> f64 {
+                const LANES: usize = 16;
+                const MAGNITUDE: $bits = !(1 << (<$bits>::BITS - 1));
+                let mut lanes = [0 as $bits; LANES];
+                let chunks = v.chunks_exact(LANES);
+                let mut largest = chunks
+                    .remainder()
+                    .iter()
+                    .fold(0, |m, x| m.max(x.to_bits() & MAGNITUDE));
+                for chunk in chunks {
+                    for (lane, x) in lanes.iter_mut().zip(chunk) {
+                        *lane = (*lane).max(x.to_bits() & MAGNITUDE);
+                    }
+                }
+                largest = lanes.iter().fold(largest, |m, &l| m.max(l));
+                <$t>::from_bits(largest) as f64
             }
             #[inline(always)]
             fn mul_sign_of(self, d: Self) -> Self {

@@ -19,6 +19,7 @@ pub mod problem;
 pub mod problems;
 pub mod research;
 pub mod schedule;
+mod state;
 
 pub use bundled::Bundled;
 #[cfg(feature = "serde")]

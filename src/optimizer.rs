@@ -183,8 +183,19 @@ pub(crate) fn check_loss(loss: Option<f64>, step: u64) -> Result<()> {
 
 /// [`Error::NonFiniteGradient`] naming the first NaN or infinite coordinate.
 pub(crate) fn check_finite<F: Float>(grads: &[&[F]], step: u64) -> Result<()> {
+    check_gradients(grads, step).map(|_| ())
+}
+
+/// Checks every gradient coordinate is finite ([`Error::NonFiniteGradient`] names the first one
+/// that is not) and returns `max_i |g_i|` over all tensors, for the optimizers whose state or
+/// update could overflow with large gradients (see [`check_gradient_limit`]).
+pub(crate) fn check_gradients<F: Float>(grads: &[&[F]], step: u64) -> Result<f64> {
+    let mut largest = 0.0_f64;
     for (tensor, g) in grads.iter().enumerate() {
-        if let Some(index) = first_non_finite(g) {
+        let m = F::max_abs(g);
+        if !m.is_finite() {
+            let index =
+                first_non_finite(g).expect("max_abs is non-finite only with such an element");
             return Err(Error::NonFiniteGradient {
                 step,
                 tensor,
@@ -192,8 +203,97 @@ pub(crate) fn check_finite<F: Float>(grads: &[&[F]], step: u64) -> Result<()> {
                 value: g[index].to_f64(),
             });
         }
+        largest = largest.max(m);
     }
-    Ok(())
+    Ok(largest)
+}
+
+/// [`Error::GradientOutOfRange`] naming the first coordinate above `limit`, given
+/// `largest = max_i |g_i|` from [`check_gradients`] (the search runs only when it fails).
+pub(crate) fn check_gradient_limit<F: Float>(
+    grads: &[&[F]],
+    largest: f64,
+    limit: f64,
+    step: u64,
+) -> Result<()> {
+    if largest <= limit {
+        return Ok(());
+    }
+    for (tensor, g) in grads.iter().enumerate() {
+        if let Some(index) = g.iter().position(|x| x.to_f64().abs() > limit) {
+            return Err(Error::GradientOutOfRange {
+                step,
+                tensor,
+                index,
+                value: g[index].to_f64(),
+                limit,
+            });
+        }
+    }
+    unreachable!("largest = {largest} > limit = {limit} but no coordinate exceeds the limit")
+}
+
+/// The largest gradient magnitude an Adam-type optimizer accepts in `F`: `sqrt(F::MAX) / 2`,
+/// so that `g²` and the second moment `v` (a convex combination of past `g²`) stay finite.
+pub(crate) fn adam_gradient_limit<F: Float>() -> f64 {
+    F::MAX.sqrt() / 2.0
+}
+
+/// [`Error::StepOutOfRange`] unless `value` is finite and at most `limit`.
+pub(crate) fn check_step_value(
+    step: u64,
+    quantity: &'static str,
+    value: f64,
+    limit: f64,
+) -> Result<()> {
+    if value.is_finite() && value <= limit {
+        Ok(())
+    } else {
+        Err(Error::StepOutOfRange {
+            step,
+            quantity,
+            value,
+            limit,
+        })
+    }
+}
+
+/// Checks a layout when an optimizer is built: the total number of parameters must fit in
+/// memory addresses for `F` (`total · size_of::<F>() ≤ isize::MAX`), so that a hostile layout
+/// (for example from a checkpoint) is a typed error, not an allocation abort or an overflow.
+pub(crate) fn check_layout<F: Float>(owner: &'static str, layout: &[usize]) -> Result<usize> {
+    let limit = isize::MAX as usize / F::BYTES;
+    layout
+        .iter()
+        .try_fold(0_usize, |total, &n| total.checked_add(n))
+        .filter(|&total| total <= limit)
+        .ok_or_else(|| {
+            Error::invalid(
+                owner,
+                "layout",
+                if layout.len() <= 8 {
+                    format!("{layout:?}")
+                } else {
+                    format!("[{} tensors]", layout.len())
+                },
+                "tensor lengths whose sum times the element size fits in isize::MAX bytes",
+            )
+        })
+}
+
+/// Checks a configured value fits the element type `F` (is at most `F::MAX`).
+pub(crate) fn check_fits<F: Float>(
+    owner: &'static str,
+    parameter: &'static str,
+    value: f64,
+) -> Result<()> {
+    check_range(
+        owner,
+        parameter,
+        value,
+        value.abs() <= F::MAX,
+        "a value the element type can hold (at most F::MAX)",
+    )
 }
 
 /// Returns [`Error::InvalidParameter`] unless `value` is finite and `ok` (the caller's range test).

@@ -1,11 +1,11 @@
 //! Distributed ALIAS Sign-SGD (Options D and F) with the majority vote.
 
-use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree};
+use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree, layout_fingerprint};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::alias::{AliasConfig, AliasScalars, AliasStepsize, Sample, check_step_shapes};
-use crate::optimizer::{Optimizer, StepReport, check_finite, check_range};
+use crate::optimizer::{Optimizer, StepReport, check_finite, check_layout, check_range};
 
 const OWNER: &str = "DistAliasSignSgd";
 
@@ -122,6 +122,8 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        config.rule.validate_decay(OWNER, wd)?;
+        check_layout::<F>(OWNER, layout)?;
         let refuse = |parameter, value: String| {
             Err(Error::invalid(
                 OWNER,
@@ -163,9 +165,18 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
     /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
     /// machines). Errors if this CPU cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self> {
-        self.kernels = Kernels::new(backend)?;
+        self.kernels = Kernels::new(backend)?.with_threads(self.kernels.threads());
         self.vote = SignVote::with_kernels(&self.comm, &self.layout, self.kernels)?;
         Ok(self)
+    }
+
+    /// Uses at most `threads` threads per kernel call (`0`: the available parallelism, the
+    /// default; `1`: never spawns). Reductions are split in chunks per thread, so results are
+    /// bit-identical across machines only for the same backend *and* thread count (see the
+    /// README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
     }
 
     /// The configuration.
@@ -238,7 +249,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
         let out = &mut self.scalars_out;
         out[FLAG] = f64::from(u8::from(local.is_err()));
         out[STEP] = t as f64;
-        out[LEN] = params.iter().map(|p| p.len()).sum::<usize>() as f64;
+        out[LEN] = layout_fingerprint(&self.layout);
         out[A] = a;
         out[B] = b;
         out[LOSS] = loss.unwrap_or(0.0);
@@ -262,16 +273,17 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
                 what: "whether a loss was given",
             }));
         }
-        // Means, summed in rank order (rank 0's value first: exact for M = 1).
+        // Means as sums of x_r / M in rank order (rank 0's value first: exact for M = 1; no
+        // overflow where the mean itself is finite).
+        let m = size as f64;
         for (i, s) in sums.iter_mut().enumerate() {
-            *s = self.gathered[i];
+            *s = self.gathered[i] / m;
             for r in 1..size {
-                *s += self.gathered[r * SLOTS + i];
+                *s += self.gathered[r * SLOTS + i] / m;
             }
         }
-        let m = size as f64;
-        let (a_mean, b_mean) = (sums[A] / m, sums[B] / m);
-        let loss_mean = (with_loss == size).then(|| sums[LOSS] / m);
+        let (a_mean, b_mean) = (sums[A], sums[B]);
+        let loss_mean = (with_loss == size).then_some(sums[LOSS]);
 
         // 2. The same γ_t on every rank (errors here are identical on every rank too).
         let st = &self.state;
@@ -281,15 +293,16 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
             gap_increment: st.scalars.prev_stepsize * b_mean,
         });
         let kernels = self.kernels;
-        let decision = self
-            .config
-            .rule
-            .decide(OWNER, t, &st.scalars, sample, loss_mean, || {
-                params
-                    .iter()
-                    .map(|p| kernels.inf_norm(p))
-                    .fold(0.0, f64::max)
-            })?;
+        let decision =
+            self.config
+                .rule
+                .decide(OWNER, t, &st.scalars, sample, loss_mean, F::MAX, || {
+                    params
+                        .iter()
+                        .map(|p| kernels.inf_norm(p))
+                        .fold(0.0, f64::max)
+                })?;
+        decision.check_decay(t, self.config.weight_decay)?;
 
         // 3. The vote, into scratch buffers.
         for (k, g) in grads.iter().enumerate() {

@@ -67,7 +67,8 @@
 //! anything changes; the failing rank returns its own error (e.g. [`Error::NonFiniteGradient`]),
 //! the others [`Error::Communication`] with [`CommunicationErrorKind::PeerFailed`], and no rank
 //! has changed its parameters or state: no rank waits for a collective the others skipped.
-//! Ranks that disagree about the step index, the number of parameters or whether a loss was
+//! Ranks that disagree about the step index, the tensor layout (compared as a 52-bit
+//! fingerprint of every tensor length) or whether a loss was
 //! given return [`CommunicationErrorKind::Mismatch`]. With the in-process backend, a rank that
 //! panics or drops its communicator makes the others' next collective return
 //! [`CommunicationErrorKind::PeerLost`] instead of hanging. With MPI, a failing collective
@@ -245,14 +246,29 @@ impl Traffic {
     }
 }
 
-/// The scalar slots every distributed step exchanges first (before anything changes).
+/// The scalar slots every distributed step exchanges first (before anything changes): the
+/// failure flag, the step index and the layout's fingerprint.
 pub(crate) const FLAG: usize = 0;
 pub(crate) const STEP: usize = 1;
 pub(crate) const LEN: usize = 2;
 
+/// A 52-bit fingerprint of a tensor layout (FNV-1a over the tensor count and every length),
+/// exact as an `f64` so ranks can compare layouts in the agreement slots: ranks whose layouts
+/// differ in any tensor length or in the number of tensors disagree here (up to a 2⁻⁵²
+/// collision chance), before any layout-dependent exchange.
+pub(crate) fn layout_fingerprint(layout: &[usize]) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for word in std::iter::once(layout.len()).chain(layout.iter().copied()) {
+        for byte in (word as u64).to_le_bytes() {
+            h = (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    (h >> 12) as f64
+}
+
 /// Checks the gathered agreement slots (`k` per rank, slots [`FLAG`], [`STEP`], [`LEN`]):
 /// the local error if this rank failed, [`CommunicationErrorKind::PeerFailed`] if another did,
-/// [`CommunicationErrorKind::Mismatch`] if the step or length differ.
+/// [`CommunicationErrorKind::Mismatch`] if the step or the layout differ.
 pub(crate) fn agree(
     gathered: &[f64],
     k: usize,
@@ -287,7 +303,7 @@ pub(crate) fn agree(
     }
     if rows().any(|r| r[LEN] != first[LEN]) {
         return Err(comm_err(CommunicationErrorKind::Mismatch {
-            what: "the number of parameters",
+            what: "the tensor layout (number of tensors or a tensor's length)",
         }));
     }
     Ok(())

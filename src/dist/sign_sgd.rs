@@ -1,11 +1,13 @@
 //! Majority-vote Sign-SGD and Signum with a scheduled stepsize.
 
-use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree};
+use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree, layout_fingerprint};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::sign_sgd::SignSgdConfig;
-use crate::optimizer::{Estimators, Optimizer, StepReport, check_range, check_step_inputs};
+use crate::optimizer::{
+    Estimators, Optimizer, StepReport, check_fits, check_layout, check_range, check_step_inputs,
+};
 
 const OWNER: &str = "DistSignSgd";
 const SLOTS: usize = 3;
@@ -88,6 +90,8 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
             config.lr > 0.0,
             "a finite number > 0",
         )?;
+        check_fits::<F>(OWNER, "lr", config.lr)?;
+        check_layout::<F>(OWNER, layout)?;
         if let Some(beta) = config.momentum {
             check_range(
                 OWNER,
@@ -134,9 +138,18 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
 
     /// Forces a kernel backend. Errors if this CPU cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self> {
-        self.kernels = Kernels::new(backend)?;
+        self.kernels = Kernels::new(backend)?.with_threads(self.kernels.threads());
         self.vote = SignVote::with_kernels(&self.comm, &self.layout, self.kernels)?;
         Ok(self)
+    }
+
+    /// Uses at most `threads` threads per kernel call (`0`: the available parallelism, the
+    /// default; `1`: never spawns). Reductions are split in chunks per thread, so results are
+    /// bit-identical across machines only for the same backend *and* thread count (see the
+    /// README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
     }
 
     /// The configuration.
@@ -179,7 +192,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
         let out = [
             f64::from(u8::from(local.is_err())),
             t as f64,
-            params.iter().map(|p| p.len()).sum::<usize>() as f64,
+            layout_fingerprint(&self.layout),
         ];
         debug_assert_eq!((FLAG, STEP, LEN), (0, 1, 2));
         self.comm

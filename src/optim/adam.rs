@@ -4,7 +4,10 @@
 //! Arithmetic is in the parameter type `F` (as PyTorch does for `f32` parameters); reductions
 //! accumulate in `f64`.
 
+use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::optimizer::adam_gradient_limit;
+use crate::state::{check_buffers, check_values};
 
 /// Coefficients of one Adam-style update, rounded to `F` once per step.
 ///
@@ -99,22 +102,45 @@ pub(crate) fn adam_step<F: Float>(
     moved
 }
 
-/// One pass for ALIAS-Adam: `(‖g − prev‖_1, ⟨g, u⟩, all finite)` with `u` the direction of the
-/// current moments under `mo`.
+/// One pass for ALIAS-Adam: `(‖g − prev‖_1, ⟨g, u⟩)` with `u` the direction of the current
+/// moments under `mo` (the gradient's finiteness is checked before).
 pub(crate) fn adam_stats<F: Float>(
     g: &[F],
     prev: &[F],
     m: &[F],
     v: &[F],
     mo: &Moments<F>,
-) -> (f64, f64, bool) {
-    let (mut diff, mut dot, mut finite) = (0.0_f64, 0.0_f64, true);
+) -> (f64, f64) {
+    let (mut diff, mut dot) = (0.0_f64, 0.0_f64);
     for (((&gi, &pi), &mi), &vi) in g.iter().zip(prev).zip(m).zip(v) {
-        finite &= gi.is_finite();
         diff += (gi.to_f64() - pi.to_f64()).abs();
         dot += gi.to_f64() * mo.direction(mi, vi).to_f64();
     }
-    (diff, dot, finite)
+    (diff, dot)
+}
+
+/// Checks Adam moment buffers: the layout's lengths, `|m| ≤ G` and `0 ≤ v ≤ G²` with `G` the
+/// gradient limit `sqrt(F::MAX) / 2`. A run never leaves these bounds (the moments are running
+/// averages of gradients checked against `G`, scaled by `d` for Prodigy and AdamLike, whose
+/// steps check `d·|g| ≤ G`), and within them the step's arithmetic cannot overflow.
+pub(crate) fn check_adam_moments<F: Float>(
+    layout: &[usize],
+    m: &[Vec<F>],
+    v: &[Vec<F>],
+) -> Result<()> {
+    const SHAPE: &str = "moment buffers do not match the layout";
+    check_buffers(SHAPE, layout, m, true)?;
+    check_buffers(SHAPE, layout, v, true)?;
+    let limit = adam_gradient_limit::<F>();
+    check_values("first moment m must be finite", m, false)?;
+    check_values("second moment v must be finite and >= 0", v, true)?;
+    let within = |b: &[Vec<F>], bound: f64| b.iter().flatten().all(|x| x.to_f64().abs() <= bound);
+    if !within(m, limit) || !within(v, limit * limit) {
+        return Err(Error::IncompatibleState {
+            reason: "moments beyond what a run can reach (|m| <= sqrt(F::MAX)/2, v <= F::MAX/4)",
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

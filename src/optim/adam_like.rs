@@ -4,10 +4,14 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Kernels, sign};
-use crate::optim::adamw::{fits_layout, validate_adam};
+use crate::optim::adam::check_adam_moments;
+use crate::optim::adamw::validate_adam;
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+    Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
+    check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
+    check_step_value,
 };
+use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "AdamLikeCompat";
 
@@ -108,6 +112,8 @@ pub struct AdamLikeCompat<F: Float> {
     config: AdamLikeConfig,
     layout: Vec<usize>,
     state: AdamLikeState<F>,
+    /// This step's `(r, d)` per tensor, computed and checked before anything is written.
+    estimates: Vec<(f64, f64)>,
     kernels: Kernels,
 }
 
@@ -125,6 +131,8 @@ impl<F: Float> AdamLikeCompat<F> {
             wd >= 0.0 && c.lr * wd < 1.0,
             "a finite number >= 0 with lr * weight_decay < 1",
         )?;
+        check_fits::<F>(OWNER, "lr", c.lr)?;
+        check_layout::<F>(OWNER, layout)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let state = AdamLikeState {
             step: 0,
@@ -138,6 +146,7 @@ impl<F: Float> AdamLikeCompat<F> {
             config,
             layout: layout.to_vec(),
             state,
+            estimates: vec![(1.0, 1.0); layout.len()],
             kernels: Kernels::detect(),
         })
     }
@@ -156,24 +165,40 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         let t = self.state.step;
-        check_step_inputs(&self.layout, params, grads, loss, t)?;
+        check_step_shapes(&self.layout, params, grads, loss, t)?;
+        let largest = check_gradients(grads, t)?;
+        // g² is formed in F before it is scaled.
+        check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
         let st = &mut self.state;
         let beta3 = c.beta2.sqrt();
-        let f = F::from_f64;
-        let decay = f(1.0 - c.lr * c.weight_decay);
-        let mut last_d = 1.0;
-        for (k, (x, g)) in params.iter_mut().zip(grads).enumerate() {
+        // Pass 1 (pure): each tensor's r and d, checked so that `d·g` (whose square enters v)
+        // stays within the element type.
+        for (k, g) in grads.iter().enumerate() {
+            let (mut r, mut d) = (st.r[k], st.d[k]);
             if t > 0 {
                 let dot: f64 = g
                     .iter()
                     .zip(&st.prev_grad[k])
                     .map(|(a, b)| a.to_f64().abs() * b.to_f64().abs())
                     .sum();
-                st.r[k] = beta3 * st.r[k] + (1.0 - beta3) * st.d[k] * dot;
-                st.d[k] = st.d[k].max(st.r[k]);
+                r = beta3 * r + (1.0 - beta3) * d * dot;
+                d = d.max(r);
             }
-            let d = st.d[k];
+            check_step_value(
+                t,
+                "AdamLike d times the largest gradient",
+                d * largest,
+                adam_gradient_limit::<F>(),
+            )?;
+            self.estimates[k] = (r, d);
+        }
+        let f = F::from_f64;
+        let decay = f(1.0 - c.lr * c.weight_decay);
+        let mut last_d = 1.0;
+        for (k, (x, g)) in params.iter_mut().zip(grads).enumerate() {
+            let (r, d) = self.estimates[k];
+            (st.r[k], st.d[k]) = (r, d);
             let d_step = if t < c.warmup_steps { 1.0 } else { d };
             let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
             let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d * d));
@@ -184,7 +209,13 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
                 v[i] = b2 * v[i] + c2 * (gi * gi);
                 let (mi, vi) = (m[i].to_f64(), v[i].to_f64());
                 let ratio = (vi - mi * mi) / (mi * mi + c.eps);
-                let step = c.lr * (d_step * d_step / (1.0 + ratio)).sqrt();
+                // 1 + ratio = (v + ε)/(m² + ε) > 0; the reference form cancels to 0 when
+                // m² ≫ v, so fall back to the quotient there.
+                let mut scale = 1.0 + ratio;
+                if scale <= 0.0 {
+                    scale = (vi + c.eps) / (mi * mi + c.eps);
+                }
+                let step = c.lr * (d_step * d_step / scale).sqrt();
                 x[i] = (x[i] - sign(m[i]) * f(step)) * decay;
                 prev[i] = gi;
             }
@@ -227,25 +258,40 @@ impl<F: Float> Stateful for AdamLikeCompat<F> {
     }
 
     fn set_state(&mut self, state: AdamLikeState<F>) -> Result<()> {
-        let l = &self.layout;
-        let scalars_ok = state.d.len() == l.len()
-            && state.r.len() == l.len()
+        Self::check_state(&self.config, &self.layout, &state)?;
+        self.state = state;
+        Ok(())
+    }
+}
+
+impl<F: Float> AdamLikeCompat<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        _config: &AdamLikeConfig,
+        layout: &[usize],
+        state: &AdamLikeState<F>,
+    ) -> Result<()> {
+        check_counter(state.step)?;
+        let scalars_ok = state.d.len() == layout.len()
+            && state.r.len() == layout.len()
             && state
                 .d
                 .iter()
                 .chain(&state.r)
                 .all(|v| v.is_finite() && *v > 0.0);
-        if !scalars_ok
-            || ![&state.prev_grad, &state.m, &state.v]
-                .iter()
-                .all(|b| fits_layout(l, b))
-        {
+        if !scalars_ok {
             return Err(Error::IncompatibleState {
-                reason: "buffers or per-tensor scalars do not match the layout",
+                reason: "per-tensor scalars d, r must be one per tensor, finite and > 0",
             });
         }
-        self.state = state;
-        Ok(())
+        check_buffers(
+            "previous-gradient buffers do not match the layout",
+            layout,
+            &state.prev_grad,
+            true,
+        )?;
+        check_values("previous gradient must be finite", &state.prev_grad, false)?;
+        check_adam_moments(layout, &state.m, &state.v)
     }
 }
 

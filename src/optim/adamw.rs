@@ -1,13 +1,17 @@
 //! AdamW: the baseline every deep-learning comparison needs.
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{Moments, adam_step};
+use crate::optim::adam::{Moments, adam_step, check_adam_moments};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+    Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
+    check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
 };
 use crate::schedule::Schedule;
+use crate::state::check_counter;
 
 const OWNER: &str = "AdamW";
 
@@ -127,9 +131,17 @@ impl<F: Float> AdamW<F> {
             config.lr > 0.0,
             "a finite number > 0",
         )?;
+        check_fits::<F>(OWNER, "lr", config.lr)?;
         validate_adam(OWNER, config.beta1, config.beta2, config.eps)?;
         let wd = config.weight_decay;
-        check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        check_range(
+            OWNER,
+            "weight_decay",
+            wd,
+            wd >= 0.0 && config.lr * wd < 1.0,
+            "a finite number >= 0 with lr * weight_decay < 1",
+        )?;
+        check_layout::<F>(OWNER, layout)?;
         config.schedule.validate(OWNER)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let state = AdamWState {
@@ -166,7 +178,9 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         let t = self.state.step;
-        check_step_inputs(&self.layout, params, grads, loss, t)?;
+        check_step_shapes(&self.layout, params, grads, loss, t)?;
+        let largest = check_gradients(grads, t)?;
+        check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
         let factor = c.schedule.factor(t);
         let gamma = c.lr * factor;
@@ -212,24 +226,28 @@ impl<F: Float> Stateful for AdamW<F> {
     }
 
     fn set_state(&mut self, state: AdamWState<F>) -> Result<()> {
-        if !fits_layout(&self.layout, &state.m) || !fits_layout(&self.layout, &state.v) {
-            return Err(Error::IncompatibleState {
-                reason: "moment buffers do not match the layout",
-            });
-        }
+        Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
     }
 }
 
-/// Whether per-tensor buffers match the layout.
-pub(crate) fn fits_layout<F>(layout: &[usize], buffers: &[Vec<F>]) -> bool {
-    buffers.len() == layout.len() && buffers.iter().zip(layout).all(|(b, &n)| b.len() == n)
+impl<F: Float> AdamW<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        _config: &AdamWConfig,
+        layout: &[usize],
+        state: &AdamWState<F>,
+    ) -> Result<()> {
+        check_counter(state.step)?;
+        check_adam_moments(layout, &state.m, &state.v)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     /// Two steps against the textbook formula (β1 = 0.9, β2 = 0.999, ε = 1e-8, λ = 0.1, γ = 0.01).
     #[test]

@@ -8,10 +8,11 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels, packed_words};
 use crate::optimizer::{
-    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_range,
-    check_shapes,
+    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_layout,
+    check_range, check_shapes, check_step_value,
 };
 use crate::schedule::Schedule;
+use crate::state::{check_buffers, check_counter, check_scalar, check_values, fits_layout_with};
 
 /// The numerator of ALIAS's stepsize `γ_t = sqrt(numerator / S)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,9 +116,10 @@ pub struct AliasScalars {
 }
 
 impl AliasScalars {
-    /// Rejects values no run can produce (negative sums or moves, non-finite numbers), so a
-    /// corrupted checkpoint cannot poison later steps.
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Rejects values no run of `rule` can produce (negative sums or moves, non-finite numbers,
+    /// an initial loss below Option F's lower bound), so a corrupted checkpoint cannot poison
+    /// later steps.
+    pub(crate) fn validate(&self, rule: &AliasRule) -> Result<()> {
         let s = self;
         let ok = s.smoothness_sum.is_finite()
             && s.smoothness_sum >= 0.0
@@ -129,13 +131,19 @@ impl AliasScalars {
             && s.prev_stepsize >= 0.0
             && s.prev_move.is_finite()
             && s.prev_move >= 0.0;
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::IncompatibleState {
+        if !ok {
+            return Err(Error::IncompatibleState {
                 reason: "ALIAS scalars out of range (negative or non-finite)",
-            })
+            });
         }
+        if let (AliasStepsize::LowerBound { f_lower }, Some(loss)) = (rule.stepsize, s.initial_loss)
+            && loss < f_lower
+        {
+            return Err(Error::IncompatibleState {
+                reason: "ALIAS initial loss below the configured lower bound f_lower",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -160,6 +168,19 @@ pub(crate) struct Decision {
 }
 
 impl Decision {
+    /// [`Error::StepOutOfRange`] if the decoupled decay factor `1 − γ·wd` would not be positive.
+    pub(crate) fn check_decay(&self, step: u64, weight_decay: f64) -> Result<()> {
+        if weight_decay > 0.0 {
+            check_step_value(
+                step,
+                "ALIAS stepsize times weight decay",
+                self.gamma * weight_decay,
+                1.0 - f64::EPSILON,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Commits the decision after the update pass moved `x` by `moved` in ℓ∞.
     pub(crate) fn commit(self, scalars: &mut AliasScalars, moved: f64) {
         *scalars = AliasScalars {
@@ -224,6 +245,21 @@ impl AliasRule {
         Ok(())
     }
 
+    /// Checks the warm-up stepsize against the decoupled weight decay `wd` (`lr·wd < 1`, so the
+    /// decay factor `1 − γ·wd` stays positive; adaptive stepsizes are checked at each step).
+    pub(crate) fn validate_decay(&self, owner: &'static str, wd: f64) -> Result<()> {
+        if let Some(w) = &self.warmup {
+            check_range(
+                owner,
+                "weight_decay",
+                wd,
+                w.lr * wd < 1.0,
+                "a number with warmup.lr * weight_decay < 1",
+            )?;
+        }
+        Ok(())
+    }
+
     /// Whether step `t` refreshes `γ` and samples the estimators (always during warm-up and
     /// with `update_gap = 1`).
     pub(crate) fn is_refresh(&self, t: u64) -> bool {
@@ -233,7 +269,32 @@ impl AliasRule {
 
     /// Decides `γ_t` from the current scalars, this step's sample (absent at `t = 0`) and loss.
     /// `x_inf` is called only for the probe stepsize. Pure: nothing is written.
+    ///
+    /// Fails with [`Error::StepOutOfRange`] if the stepsize would be non-finite or above
+    /// `max_gamma` (the element type's largest value), or an estimator would be non-finite
+    /// (a sum overflowing, a sample divided by a vanishing move): non-finite values never enter
+    /// the state.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn decide(
+        &self,
+        owner: &'static str,
+        t: u64,
+        scalars: &AliasScalars,
+        sample: Option<Sample>,
+        loss: Option<f64>,
+        max_gamma: f64,
+        x_inf: impl FnOnce() -> f64,
+    ) -> Result<Decision> {
+        let decision = self.decide_unchecked(owner, t, scalars, sample, loss, x_inf)?;
+        let s = &decision.scalars;
+        check_step_value(t, "ALIAS smoothness sum S", s.smoothness_sum, f64::MAX)?;
+        check_step_value(t, "ALIAS gap sum", s.gap_sum.abs(), f64::MAX)?;
+        check_step_value(t, "ALIAS gap estimate", s.gap, f64::MAX)?;
+        check_step_value(t, "ALIAS stepsize", decision.gamma, max_gamma)?;
+        Ok(decision)
+    }
+
+    fn decide_unchecked(
         &self,
         owner: &'static str,
         t: u64,
@@ -285,12 +346,11 @@ impl AliasRule {
                         step: t,
                     })?;
                     if l < f_lower {
-                        return Err(Error::invalid(
-                            owner,
-                            "f_lower",
+                        return Err(Error::LossBelowLowerBound {
+                            step: t,
+                            loss: l,
                             f_lower,
-                            "a lower bound: at most the loss at the first ALIAS step",
-                        ));
+                        });
                     }
                     next.initial_loss = Some(l);
                 }
@@ -478,6 +538,8 @@ impl<F: Float> AliasSignSgd<F> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        config.rule.validate_decay(OWNER, wd)?;
+        check_layout::<F>(OWNER, layout)?;
         if let Some(beta) = config.momentum {
             check_range(
                 OWNER,
@@ -554,8 +616,17 @@ impl<F: Float> AliasSignSgd<F> {
     /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
     /// machines). Errors if this CPU cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self> {
-        self.kernels = Kernels::new(backend)?;
+        self.kernels = Kernels::new(backend)?.with_threads(self.kernels.threads());
         Ok(self)
+    }
+
+    /// Uses at most `threads` threads per kernel call (`0`: the available parallelism, the
+    /// default; `1`: never spawns). Reductions are split in chunks per thread, so results are
+    /// bit-identical across machines only for the same backend *and* thread count (see the
+    /// README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
     }
 
     /// A step in same-sample mode: `previous_point_grads` is the gradient at the *previous*
@@ -635,7 +706,7 @@ impl<F: Float> AliasSignSgd<F> {
             })
         };
         let kernels = self.kernels;
-        let decision = rule.decide(OWNER, t, &st.scalars, sample, loss, || {
+        let decision = rule.decide(OWNER, t, &st.scalars, sample, loss, F::MAX, || {
             params
                 .iter()
                 .map(|p| kernels.inf_norm(p))
@@ -644,6 +715,7 @@ impl<F: Float> AliasSignSgd<F> {
 
         // Pass 2: the update; on refresh steps it also stores g_t (and, windowed, x_t) for the
         // next sample and measures ‖x_{t+1} − x_t‖_∞.
+        decision.check_decay(t, self.config.weight_decay)?;
         let gamma = decision.gamma;
         let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
         let gamma_f = F::from_f64(gamma);
@@ -732,15 +804,15 @@ impl<F: Float> AliasSignSgd<F> {
                 gap_increment: st.scalars.prev_stepsize * dot,
             }
         });
-        let decision = self
-            .config
-            .rule
-            .decide(OWNER, t, &st.scalars, sample, loss, || {
-                params
-                    .iter()
-                    .map(|p| kernels.inf_norm(p))
-                    .fold(0.0, f64::max)
-            })?;
+        let decision =
+            self.config
+                .rule
+                .decide(OWNER, t, &st.scalars, sample, loss, F::MAX, || {
+                    params
+                        .iter()
+                        .map(|p| kernels.inf_norm(p))
+                        .fold(0.0, f64::max)
+                })?;
         // Pass 2: the sign step, then the signs of g_t into the bits.
         let gamma = decision.gamma;
         let st = &mut self.state;
@@ -825,48 +897,60 @@ impl<F: Float> Stateful for AliasSignSgd<F> {
     }
 
     fn set_state(&mut self, state: AliasState<F>) -> Result<()> {
-        state.scalars.validate()?;
-        let fits = |bufs: &Vec<Vec<F>>| {
-            bufs.len() == self.layout.len()
-                && bufs.iter().zip(&self.layout).all(|(b, &n)| b.len() == n)
+        Self::check_state(&self.config, &self.layout, &state)?;
+        self.state = state;
+        Ok(())
+    }
+}
+
+impl<F: Float> AliasSignSgd<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        config: &AliasConfig,
+        layout: &[usize],
+        state: &AliasState<F>,
+    ) -> Result<()> {
+        check_counter(state.step)?;
+        state.scalars.validate(&config.rule)?;
+        let sign_only = config.sign_only_memory;
+        let bits_ok = |bits: &Vec<Vec<u64>>| {
+            if sign_only {
+                fits_layout_with(layout, bits, packed_words)
+            } else {
+                bits.is_empty()
+            }
         };
-        let bit_fits = |bufs: &Vec<Vec<u64>>| {
-            bufs.len() == self.layout.len()
-                && bufs
-                    .iter()
-                    .zip(&self.layout)
-                    .all(|(b, &n)| b.len() == packed_words(n))
-        };
-        let sign_only_ok = if self.config.sign_only_memory {
-            state.prev_grad.is_empty() && bit_fits(&state.prev_pos) && bit_fits(&state.prev_neg)
-        } else {
-            state.prev_pos.is_empty() && state.prev_neg.is_empty()
-        };
-        if !sign_only_ok || !state.prev_grad_l1.is_finite() || state.prev_grad_l1 < 0.0 {
+        if !bits_ok(&state.prev_pos) || !bits_ok(&state.prev_neg) {
             return Err(Error::IncompatibleState {
                 reason: "sign-memory buffers do not match the layout and sign_only_memory setting",
             });
         }
-        if !self.config.sign_only_memory && !fits(&state.prev_grad) {
-            return Err(Error::IncompatibleState {
-                reason: "previous-gradient buffers do not match the layout",
-            });
+        check_scalar(
+            "previous gradient norm must be finite and >= 0",
+            state.prev_grad_l1,
+            true,
+        )?;
+        check_buffers(
+            "previous-gradient buffers do not match the layout",
+            layout,
+            &state.prev_grad,
+            !sign_only,
+        )?;
+        check_buffers(
+            "momentum buffers do not match the layout and momentum setting",
+            layout,
+            &state.momentum,
+            config.momentum.is_some(),
+        )?;
+        check_buffers(
+            "anchor buffers do not match the layout and update_gap setting",
+            layout,
+            &state.anchor,
+            config.rule.update_gap > 1,
+        )?;
+        for buffers in [&state.prev_grad, &state.momentum, &state.anchor] {
+            check_values("ALIAS buffers must be finite", buffers, false)?;
         }
-        if self.config.momentum.is_some() == state.momentum.is_empty()
-            || (!state.momentum.is_empty() && !fits(&state.momentum))
-        {
-            return Err(Error::IncompatibleState {
-                reason: "momentum buffers do not match the layout and momentum setting",
-            });
-        }
-        if (self.config.rule.update_gap > 1) == state.anchor.is_empty()
-            || (!state.anchor.is_empty() && !fits(&state.anchor))
-        {
-            return Err(Error::IncompatibleState {
-                reason: "anchor buffers do not match the layout and update_gap setting",
-            });
-        }
-        self.state = state;
         Ok(())
     }
 }
@@ -1266,9 +1350,10 @@ mod tests {
         let err = o.step_flat(&mut x, &[1.0], Some(0.5)).unwrap_err();
         assert!(matches!(
             err,
-            Error::InvalidParameter {
-                parameter: "f_lower",
-                ..
+            Error::LossBelowLowerBound {
+                step: 0,
+                loss: 0.5,
+                f_lower: 1.0,
             }
         ));
         assert_eq!((x, o.steps_taken()), ([3.0], 0));

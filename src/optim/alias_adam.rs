@@ -3,10 +3,14 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::adam::{Moments, adam_stats, adam_step};
-use crate::optim::adamw::{fits_layout, validate_adam};
+use crate::optim::adam::{Moments, adam_stats, adam_step, check_adam_moments};
+use crate::optim::adamw::validate_adam;
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
-use crate::optimizer::{Optimizer, Stateful, StepReport, check_finite, check_range};
+use crate::optimizer::{
+    Optimizer, Stateful, StepReport, adam_gradient_limit, check_gradient_limit, check_gradients,
+    check_layout, check_range,
+};
+use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "AliasAdam";
 
@@ -132,6 +136,8 @@ impl<F: Float> AliasAdam<F> {
         validate_adam(OWNER, config.beta1, config.beta2, config.eps)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        config.rule.validate_decay(OWNER, wd)?;
+        check_layout::<F>(OWNER, layout)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let state = AliasAdamState {
             step: 0,
@@ -150,8 +156,17 @@ impl<F: Float> AliasAdam<F> {
 
     /// Forces a kernel backend. Errors if this CPU cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self> {
-        self.kernels = Kernels::new(backend)?;
+        self.kernels = Kernels::new(backend)?.with_threads(self.kernels.threads());
         Ok(self)
+    }
+
+    /// Uses at most `threads` threads per kernel call (`0`: the available parallelism, the
+    /// default; `1`: never spawns). Reductions are split in chunks per thread, so results are
+    /// bit-identical across machines only for the same backend *and* thread count (see the
+    /// README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
     }
 }
 
@@ -164,23 +179,20 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
     ) -> Result<StepReport> {
         let t = self.state.step;
         check_step_shapes(&self.layout, params, grads, loss, t)?;
+        let largest = check_gradients(grads, t)?;
+        check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
         let st = &self.state;
         let sample = if t == 0 {
-            check_finite(grads, t)?;
             None
         } else {
             // u_{t−1} from the moments after step t−1 (1-based Adam step t).
             let prev = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t);
-            let (mut diff, mut dot, mut finite) = (0.0, 0.0, true);
+            let (mut diff, mut dot) = (0.0, 0.0);
             for (k, g) in grads.iter().enumerate() {
-                let (a, b, ok) = adam_stats(g, &st.prev_grad[k], &st.m[k], &st.v[k], &prev);
+                let (a, b) = adam_stats(g, &st.prev_grad[k], &st.m[k], &st.v[k], &prev);
                 diff += a;
                 dot += b;
-                finite &= ok;
-            }
-            if !finite {
-                check_finite(grads, t)?;
             }
             Some(Sample {
                 smoothness_numerator: diff,
@@ -189,12 +201,15 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
             })
         };
         let kernels = self.kernels;
-        let decision = c.rule.decide(OWNER, t, &st.scalars, sample, loss, || {
-            params
-                .iter()
-                .map(|p| kernels.inf_norm(p))
-                .fold(0.0, f64::max)
-        })?;
+        let decision = c
+            .rule
+            .decide(OWNER, t, &st.scalars, sample, loss, F::MAX, || {
+                params
+                    .iter()
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            })?;
+        decision.check_decay(t, c.weight_decay)?;
         let mo = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t + 1);
         let gamma = F::from_f64(decision.gamma);
         let decay = F::from_f64(1.0 - decision.gamma * c.weight_decay);
@@ -239,18 +254,29 @@ impl<F: Float> Stateful for AliasAdam<F> {
     }
 
     fn set_state(&mut self, state: AliasAdamState<F>) -> Result<()> {
-        state.scalars.validate()?;
-        let l = &self.layout;
-        if ![&state.prev_grad, &state.m, &state.v]
-            .iter()
-            .all(|b| fits_layout(l, b))
-        {
-            return Err(Error::IncompatibleState {
-                reason: "buffers do not match the layout",
-            });
-        }
+        Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
+    }
+}
+
+impl<F: Float> AliasAdam<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        config: &AliasAdamConfig,
+        layout: &[usize],
+        state: &AliasAdamState<F>,
+    ) -> Result<()> {
+        check_counter(state.step)?;
+        state.scalars.validate(&config.rule)?;
+        check_buffers(
+            "previous-gradient buffers do not match the layout",
+            layout,
+            &state.prev_grad,
+            true,
+        )?;
+        check_values("previous gradient must be finite", &state.prev_grad, false)?;
+        check_adam_moments(layout, &state.m, &state.v)
     }
 }
 

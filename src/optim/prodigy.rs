@@ -3,12 +3,15 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::div;
-use crate::optim::adamw::{fits_layout, validate_adam};
+use crate::optim::adam::{check_adam_moments, div};
+use crate::optim::adamw::validate_adam;
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+    Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
+    check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
+    check_step_value,
 };
 use crate::schedule::Schedule;
+use crate::state::{check_buffers, check_counter, check_scalar, check_values};
 
 const OWNER: &str = "Prodigy";
 
@@ -132,9 +135,20 @@ impl<F: Float> Prodigy<F> {
         let c = &config;
         check_range(OWNER, "lr", c.lr, c.lr > 0.0, "a finite number > 0")?;
         validate_adam(OWNER, c.beta1, c.beta2, c.eps)?;
+        check_fits::<F>(OWNER, "lr", c.lr)?;
         check_range(OWNER, "d0", c.d0, c.d0 > 0.0, "a finite number > 0")?;
+        // The step divides by sqrt(v) + d·ε in F: d_0·ε must not round to 0 (d only grows).
+        check_range(
+            OWNER,
+            "d0",
+            c.d0,
+            c.d0 * c.eps >= F::MIN_POSITIVE,
+            "a number with d0 * eps >= the element type's smallest normal value",
+        )?;
+        check_fits::<F>(OWNER, "d0", c.d0)?;
         let wd = c.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
+        check_layout::<F>(OWNER, layout)?;
         c.schedule.validate(OWNER)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let state = ProdigyState {
@@ -163,16 +177,36 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         let k = self.state.step;
-        check_step_inputs(&self.layout, params, grads, loss, k)?;
+        check_step_shapes(&self.layout, params, grads, loss, k)?;
+        let largest = check_gradients(grads, k)?;
+        // g² is formed in F before it is scaled.
+        check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), k)?;
         let c = &self.config;
+        let gamma = c.lr * c.schedule.factor(k);
+        let d = self.state.d;
+        // Everything the pass writes stays within F: m, v and s are running averages of d·g,
+        // d²·g² and γ·d²·g, so each is bounded by the largest such product over the steps so
+        // far, and every earlier step passed the same checks.
+        let limit = adam_gradient_limit::<F>();
+        check_step_value(
+            k,
+            "Prodigy d times the largest gradient",
+            d * largest,
+            limit,
+        )?;
+        check_step_value(k, "Prodigy γ·d²·|g|", gamma * d * d * largest, F::MAX / 4.0)?;
+        check_step_value(
+            k,
+            "Prodigy decay γ·d·wd",
+            gamma * d * c.weight_decay,
+            1.0 - f64::EPSILON,
+        )?;
         let st = &mut self.state;
         if k == 0 {
             for (x0, x) in st.x0.iter_mut().zip(params.iter()) {
                 x0.copy_from_slice(x);
             }
         }
-        let gamma = c.lr * c.schedule.factor(k);
-        let d = st.d;
         let beta3 = c.beta2.sqrt();
         let f = F::from_f64;
         let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
@@ -197,7 +231,11 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         }
         st.numerator = beta3 * st.numerator + (1.0 - beta3) * gamma * d * d * dot;
         let d_hat = if s_l1 > 0.0 { st.numerator / s_l1 } else { 0.0 };
-        st.d = d.max(d_hat);
+        // d̂ can only be non-finite if the f64 sums overflowed; keep d then (the next step's
+        // range check refuses what it cannot apply).
+        if d_hat.is_finite() {
+            st.d = d.max(d_hat);
+        }
         st.step = k + 1;
         Ok(StepReport {
             step: k,
@@ -232,17 +270,33 @@ impl<F: Float> Stateful for Prodigy<F> {
     }
 
     fn set_state(&mut self, state: ProdigyState<F>) -> Result<()> {
-        let l = &self.layout;
-        if ![&state.m, &state.v, &state.s, &state.x0]
-            .iter()
-            .all(|b| fits_layout(l, b))
-        {
-            return Err(Error::IncompatibleState {
-                reason: "buffers do not match the layout",
-            });
-        }
+        Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
+    }
+}
+
+impl<F: Float> Prodigy<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        config: &ProdigyConfig,
+        layout: &[usize],
+        state: &ProdigyState<F>,
+    ) -> Result<()> {
+        check_counter(state.step)?;
+        check_scalar("Prodigy d must be finite and >= d0", state.d, true)?;
+        if state.d < config.d0 {
+            return Err(Error::IncompatibleState {
+                reason: "Prodigy d must be finite and >= d0",
+            });
+        }
+        check_scalar("Prodigy numerator must be finite", state.numerator, false)?;
+        check_adam_moments(layout, &state.m, &state.v)?;
+        const SHAPE: &str = "buffers do not match the layout";
+        check_buffers(SHAPE, layout, &state.s, true)?;
+        check_buffers(SHAPE, layout, &state.x0, true)?;
+        check_values("Prodigy s must be finite", &state.s, false)?;
+        check_values("Prodigy x0 must be finite", &state.x0, false)
     }
 }
 

@@ -1,12 +1,16 @@
 //! Sign-SGD and Signum with a scheduled stepsize: the tuned baseline.
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+    Estimators, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
+    check_step_inputs,
 };
 use crate::schedule::Schedule;
+use crate::state::{check_buffers, check_counter, check_values};
 
 /// Configuration of [`SignSgd`]. Build with struct-update syntax over [`Default`].
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +117,8 @@ impl<F: Float> SignSgd<F> {
             config.lr > 0.0,
             "a finite number > 0",
         )?;
+        check_fits::<F>(OWNER, "lr", config.lr)?;
+        check_layout::<F>(OWNER, layout)?;
         if let Some(beta) = config.momentum {
             check_range(
                 OWNER,
@@ -158,8 +164,17 @@ impl<F: Float> SignSgd<F> {
     /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
     /// machines). Errors if this CPU cannot run it.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self> {
-        self.kernels = Kernels::new(backend)?;
+        self.kernels = Kernels::new(backend)?.with_threads(self.kernels.threads());
         Ok(self)
+    }
+
+    /// Uses at most `threads` threads per kernel call (`0`: the available parallelism, the
+    /// default; `1`: never spawns). Reductions are split in chunks per thread, so results are
+    /// bit-identical across machines only for the same backend *and* thread count (see the
+    /// README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
     }
 }
 
@@ -234,30 +249,34 @@ impl<F: Float> Stateful for SignSgd<F> {
     }
 
     fn set_state(&mut self, state: SignSgdState<F>) -> Result<()> {
-        let expected = if self.config.momentum.is_some() {
-            self.layout.len()
-        } else {
-            0
-        };
-        if state.momentum.len() != expected
-            || state
-                .momentum
-                .iter()
-                .zip(&self.layout)
-                .any(|(m, &n)| m.len() != n)
-        {
-            return Err(Error::IncompatibleState {
-                reason: "momentum buffers do not match the layout and momentum setting",
-            });
-        }
+        Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
+    }
+}
+
+impl<F: Float> SignSgd<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        config: &SignSgdConfig,
+        layout: &[usize],
+        state: &SignSgdState<F>,
+    ) -> Result<()> {
+        check_counter(state.step)?;
+        check_buffers(
+            "momentum buffers do not match the layout and momentum setting",
+            layout,
+            &state.momentum,
+            config.momentum.is_some(),
+        )?;
+        check_values("momentum values must be finite", &state.momentum, false)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     fn opt(config: SignSgdConfig, layout: &[usize]) -> SignSgd<f64> {
         SignSgd::new(config, layout).unwrap()
