@@ -100,8 +100,9 @@ pub struct AdamLikeState<F> {
 /// # Errors
 ///
 /// [`AdamLikeCompat::new`]: [`Error::InvalidParameter`] for `lr ≤ 0`, `β` outside `[0, 1)`,
-/// `ε ≤ 0`, `wd < 0` or `lr·wd ≥ 1`. `step`: dimension and non-finite errors; nothing changes
-/// when it fails.
+/// `ε ≤ 0`, `wd < 0` or `lr·wd ≥ 1`. `step`: dimension and non-finite errors;
+/// [`Error::GradientOutOfRange`] for `|g| > sqrt(F::MAX) / 2`; [`Error::StepOutOfRange`] when a
+/// tensor's `d·|g|` would exceed that limit. Nothing changes when it fails.
 ///
 /// # References
 ///

@@ -86,8 +86,10 @@ pub struct AdamWState<F> {
 ///
 /// # Errors
 ///
-/// [`AdamW::new`]: [`Error::InvalidParameter`] for `lr ≤ 0`, `β` outside `[0, 1)`, `ε ≤ 0`,
-/// `λ < 0`. `step`: dimension and non-finite errors; nothing changes when it fails.
+/// [`AdamW::new`]: [`Error::InvalidParameter`] for `lr ≤ 0` or above `F::MAX`, `β` outside
+/// `[0, 1)`, `ε ≤ 0`, `λ < 0` or `lr·λ ≥ 1`. `step`: dimension and non-finite errors;
+/// [`Error::GradientOutOfRange`] for a gradient coordinate above `sqrt(F::MAX) / 2` (its square
+/// would overflow `v`). Nothing changes when it fails.
 ///
 /// # References
 ///

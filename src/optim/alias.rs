@@ -513,10 +513,14 @@ pub struct AliasState<F> {
 ///
 /// [`AliasSignSgd::new`]: [`Error::InvalidParameter`] naming the field for a non-positive or
 /// non-finite `d_0`, `L_0`, `ε_0`, `lr` or `γ_max`, a non-finite `f̃`, negative weight decay,
-/// momentum outside `[0, 1)`, or an invalid warm-up. [`Optimizer::step`]:
+/// momentum outside `[0, 1)`, an invalid warm-up or `warmup.lr·wd ≥ 1`, or a layout beyond the
+/// address space. [`Optimizer::step`]:
 /// [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`], [`Error::NonFiniteLoss`];
-/// [`Error::MissingLoss`] for Option F without a loss at its first step; [`Error::InvalidParameter`]
-/// (`f_lower`) if that loss is below `f̃`. Nothing changes when `step` fails.
+/// [`Error::MissingLoss`] for Option F without a loss at its first step;
+/// [`Error::LossBelowLowerBound`] if that loss is below `f̃`; [`Error::StepOutOfRange`] if the
+/// stepsize or an estimator would be non-finite or beyond `F::MAX` (an overflowing sum, a
+/// smoothness sample divided by a vanishing move) or `1 − γ·wd ≤ 0`. Nothing changes when `step`
+/// fails; non-finite values never enter the state.
 ///
 /// # References
 ///

@@ -96,7 +96,8 @@ pub struct AliasAdamState<F> {
 /// # Errors
 ///
 /// As [`crate::AliasSignSgd`], plus [`Error::InvalidParameter`] for `β` outside `[0, 1)` or
-/// `ε ≤ 0`. Nothing changes when `step` fails.
+/// `ε ≤ 0`, and [`Error::GradientOutOfRange`] from `step` for a gradient coordinate above
+/// `sqrt(F::MAX) / 2` (its square would overflow `v`). Nothing changes when `step` fails.
 ///
 /// # References
 ///

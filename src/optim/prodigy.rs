@@ -101,9 +101,12 @@ pub struct ProdigyState<F> {
 ///
 /// # Errors
 ///
-/// [`Prodigy::new`]: [`Error::InvalidParameter`] for `lr ≤ 0`, `β` outside `[0, 1)`,
-/// `ε ≤ 0`, `d_0 ≤ 0`, `λ < 0`. `step`: dimension and non-finite errors; nothing changes when
-/// it fails.
+/// [`Prodigy::new`]: [`Error::InvalidParameter`] for `lr ≤ 0` or above `F::MAX`, `β` outside
+/// `[0, 1)`, `ε ≤ 0`, `d_0 ≤ 0` or `d_0·ε` below `F`'s smallest normal value, `λ < 0`, or a layout
+/// beyond the address space. `step`: dimension and non-finite errors;
+/// [`Error::GradientOutOfRange`] for `|g| > sqrt(F::MAX) / 2`; [`Error::StepOutOfRange`] when
+/// `d·|g|`, `γ·d²·|g|` or `γ·d·λ` would leave the range its state can hold (an unbounded
+/// objective makes `d` grow until then). Nothing changes when it fails.
 ///
 /// # References
 ///

@@ -87,7 +87,7 @@ pub struct SignSgdState<F> {
 ///
 /// # Errors
 ///
-/// [`SignSgd::new`]: [`Error::InvalidParameter`] for `lr` not finite and > 0, `momentum`
+/// [`SignSgd::new`]: [`Error::InvalidParameter`] for `lr` not finite, ≤ 0 or above `F::MAX`, `momentum`
 /// outside `[0, 1)`, `weight_decay` negative or with `lr·weight_decay ≥ 1`, or an invalid
 /// schedule. [`Optimizer::step`]: [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`],
 /// [`Error::NonFiniteLoss`]; nothing changes when it fails.
