@@ -281,7 +281,8 @@ pub(crate) fn check_layout<F: Float>(owner: &'static str, layout: &[usize]) -> R
         })
 }
 
-/// Checks a configured value fits the element type `F` (is at most `F::MAX`).
+/// Checks a configured stepsize fits the element type `F` with room for the parameter it moves:
+/// at most `F::MAX / 2`, so `x − γ·sign(g)` stays finite for `|x| ≤ F::MAX / 2`.
 pub(crate) fn check_fits<F: Float>(
     owner: &'static str,
     parameter: &'static str,
@@ -291,8 +292,8 @@ pub(crate) fn check_fits<F: Float>(
         owner,
         parameter,
         value,
-        value.abs() <= F::MAX,
-        "a value the element type can hold (at most F::MAX)",
+        value.abs() <= F::MAX / 2.0,
+        "a value the element type can hold (at most F::MAX / 2)",
     )
 }
 

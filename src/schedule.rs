@@ -1,4 +1,4 @@
-//! Stepsize schedules for Sign-SGD (spec section 1).
+//! Stepsize schedules for Sign-SGD (`docs/ALGORITHMS.md` §1).
 
 use crate::error::{Error, Result};
 

@@ -1,4 +1,4 @@
-//! Sign-only-memory ALIAS (spec section 5): its smoothness sample lies in `[0, r_{t−1}]` on
+//! Sign-only-memory ALIAS (`docs/ALGORITHMS.md` §5): its smoothness sample lies in `[0, r_{t−1}]` on
 //! convex problems, and it reproduces full-memory ALIAS's gap term.
 
 use ndarray::Array2;

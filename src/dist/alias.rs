@@ -31,7 +31,7 @@ pub struct DistAliasState<F> {
 }
 
 /// Distributed ALIAS Sign-SGD: every rank computes the same tuning-free `γ_t` from averaged
-/// scalars and applies the same majority vote (spec section 6).
+/// scalars and applies the same majority vote (`docs/ALGORITHMS.md` §6).
 ///
 /// # Update rule
 ///
@@ -96,7 +96,7 @@ pub struct DistAliasState<F> {
 /// D. Medyakov et al., "Sign-SGD is the Golden Gate between Multi-Node to Single-Node
 /// Learning: Significant Boost via Parameter-Free Optimization", arXiv:2506.03725 (ALIAS; the
 /// multi-node setting). The exchange of `a^m`, `b^m` and their averaging are this crate's
-/// protocol (spec section 6). Majority vote: J. Bernstein et al., "signSGD with Majority Vote
+/// protocol (`docs/ALGORITHMS.md` §6). Majority vote: J. Bernstein et al., "signSGD with Majority Vote
 /// is Communication Efficient and Fault Tolerant", ICLR 2019, arXiv:1810.05291.
 #[derive(Debug)]
 pub struct DistAliasSignSgd<F: Float, C: Communicator> {
@@ -296,7 +296,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
         let decision =
             self.config
                 .rule
-                .decide(OWNER, t, &st.scalars, sample, loss_mean, F::MAX, || {
+                .decide(OWNER, t, &st.scalars, sample, loss_mean, F::MAX / 2.0, || {
                     params
                         .iter()
                         .map(|p| kernels.inf_norm(p))

@@ -1,4 +1,4 @@
-//! Multi-node training: majority-vote Sign-SGD/Signum and distributed ALIAS (spec section 6).
+//! Multi-node training: majority-vote Sign-SGD/Signum and distributed ALIAS (`docs/ALGORITHMS.md` §6).
 //!
 //! `M` workers (ranks) each hold a shard of the data and compute their own gradient `g^m_t`.
 //! Every step they exchange
@@ -26,7 +26,7 @@
 //! The paper (Medyakov et al., arXiv:2506.03725) states that ALIAS and Sign-SGD run in the
 //! multi-node setting with a majority vote. The protocol below (which scalars are reduced, that
 //! they are averaged, how the vote travels, the failure agreement) is **this crate's
-//! definition** (spec section 6, tagged "ours"). Majority-vote Sign-SGD itself is from
+//! definition** (`docs/ALGORITHMS.md` §6, tagged "ours"). Majority-vote Sign-SGD itself is from
 //! Bernstein, Zhao, Azizzadenesheli, Anandkumar, "signSGD with Majority Vote is Communication
 //! Efficient and Fault Tolerant", ICLR 2019, arXiv:1810.05291.
 //!

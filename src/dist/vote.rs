@@ -12,7 +12,7 @@ use crate::kernels::{Kernels, packed_words};
 /// All buffers are allocated by [`SignVote::new`]; a vote allocates nothing (the MPI backend
 /// may allocate inside the library).
 ///
-/// # Protocol (ours; spec section 6)
+/// # Protocol (ours; `docs/ALGORITHMS.md` §6)
 ///
 /// The concatenated tensors are packed into 64-bit words (each tensor starts on a word) and cut
 /// into `M` equal word-aligned slices. Rank `j` receives slice `j` of every rank's `g > 0` bits

@@ -1,6 +1,6 @@
 //! Reference kernels: the semantics every backend reproduces.
 //!
-//! Conventions (spec section 0):
+//! Conventions (`docs/ALGORITHMS.md` §0):
 //! - `sign(+0) = sign(-0) = 0`, `sign(v) = ±1` otherwise; `sign(NaN) = 0` (every comparison with
 //!   NaN is false). Optimizers reject non-finite gradients before any kernel runs, so the NaN
 //!   rule only matters for direct kernel users.
@@ -300,7 +300,7 @@ pub fn unpack_signs_2bit<F: Float>(pos: &[u64], neg: &[u64], out: &mut [F]) {
 
 /// One pass computing `⟨g, s⟩`, `‖g‖_1` and whether `g` is finite, where `s` is the 2-bit packed
 /// sign vector (`pos_bit − neg_bit`): the statistics of the sign-only-memory ALIAS step
-/// (spec section 5), which keeps `sign(g_{t−1})` as bits instead of `g_{t−1}`.
+/// (`docs/ALGORITHMS.md` §5), which keeps `sign(g_{t−1})` as bits instead of `g_{t−1}`.
 ///
 /// Each term is `g[i]·s[i]` evaluated in `f64` (so `±∞·0` gives NaN, as in [`alias_stats`]).
 ///

@@ -9,6 +9,7 @@ use crate::optim::adam::{Moments, adam_step, check_adam_moments};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
+    check_step_value,
 };
 use crate::schedule::Schedule;
 use crate::state::check_counter;
@@ -86,7 +87,7 @@ pub struct AdamWState<F> {
 ///
 /// # Errors
 ///
-/// [`AdamW::new`]: [`Error::InvalidParameter`] for `lr ≤ 0` or above `F::MAX`, `β` outside
+/// [`AdamW::new`]: [`Error::InvalidParameter`] for `lr ≤ 0` or above `F::MAX / 2`, `β` outside
 /// `[0, 1)`, `ε ≤ 0`, `λ < 0` or `lr·λ ≥ 1`. `step`: dimension and non-finite errors;
 /// [`Error::GradientOutOfRange`] for a gradient coordinate above `sqrt(F::MAX) / 2` (its square
 /// would overflow `v`). Nothing changes when it fails.
@@ -186,6 +187,7 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         let c = &self.config;
         let factor = c.schedule.factor(t);
         let gamma = c.lr * factor;
+        check_step_value(t, "AdamW stepsize", gamma, F::MAX / 2.0)?;
         let mo = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t + 1);
         let decay = F::from_f64(1.0 - gamma * c.weight_decay);
         let st = &mut self.state;

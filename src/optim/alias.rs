@@ -52,7 +52,7 @@ pub struct Warmup {
     pub schedule: Schedule,
 }
 
-/// The ALIAS stepsize rule and its settings, shared by every ALIAS variant (spec section 2).
+/// The ALIAS stepsize rule and its settings, shared by every ALIAS variant (`docs/ALGORITHMS.md` §2).
 ///
 /// Given, at step `t ≥ 1`, the smoothness numerator `a_t` (`‖g_t − g_{t−1}‖_1`, or its
 /// sign-only estimate) and the direction product `b_t = ⟨g_t, u_{t−1}⟩`:
@@ -407,7 +407,7 @@ pub struct AliasConfig {
     /// `β` for the momentum direction `sign(m_t)`, `m_t = β m_{t−1} + (1−β) g_t`; `None` by
     /// default. The gap term then uses the applied direction: `γ_{t−1}⟨g_t, sign(m_{t−1})⟩`.
     pub momentum: Option<f64>,
-    /// Sign-only memory (spec section 5): keep `sign(g_{t−1})` as 2-bit packed signs and the
+    /// Sign-only memory (`docs/ALGORITHMS.md` §5): keep `sign(g_{t−1})` as 2-bit packed signs and the
     /// scalar `‖g_{t−1}‖_1` instead of `g_{t−1}`, and use the smoothness sample
     /// `r̂_{t−1} = max(0, ‖g_{t−1}‖_1 − ⟨g_t, sign(g_{t−1})⟩) / ‖x_t − x_{t−1}‖_∞`
     /// (`∈ [0, r_{t−1}]` for convex `f`). The gap term is unchanged. State: 2 bits per parameter.
@@ -452,7 +452,7 @@ pub struct AliasState<F> {
     pub prev_grad_l1: f64,
 }
 
-/// ALIAS Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` with a tuning-free `γ_t` (spec section 2).
+/// ALIAS Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` with a tuning-free `γ_t` (`docs/ALGORITHMS.md` §2).
 ///
 /// # Update rule
 ///
@@ -467,7 +467,7 @@ pub struct AliasState<F> {
 /// Norms and inner products run over all tensors at once, accumulated in `f64`; there is one
 /// stepsize for the whole model.
 ///
-/// **Start** (our definition, spec section 2): with `L_0` given, `S = L_0` and step 0 uses the
+/// **Start** (our definition, `docs/ALGORITHMS.md` §2): with `L_0` given, `S = L_0` and step 0 uses the
 /// formula; otherwise step 0 moves by the probe stepsize `ε_0·max(1, ‖x_0‖_∞)` and the formula
 /// takes over once `S > 0`.
 ///
@@ -518,7 +518,7 @@ pub struct AliasState<F> {
 /// [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`], [`Error::NonFiniteLoss`];
 /// [`Error::MissingLoss`] for Option F without a loss at its first step;
 /// [`Error::LossBelowLowerBound`] if that loss is below `f̃`; [`Error::StepOutOfRange`] if the
-/// stepsize or an estimator would be non-finite or beyond `F::MAX` (an overflowing sum, a
+/// stepsize or an estimator would be non-finite or beyond `F::MAX / 2` (an overflowing sum, a
 /// smoothness sample divided by a vanishing move) or `1 − γ·wd ≤ 0`. Nothing changes when `step`
 /// fails; non-finite values never enter the state.
 ///
@@ -527,7 +527,7 @@ pub struct AliasState<F> {
 /// D. Medyakov, S. Stanko, G. Molodtsov, P. Zmushko, G. Evseev, E. Petrov, A. Beznosikov,
 /// "Sign-SGD is the Golden Gate between Multi-Node to Single-Node Learning: Significant Boost
 /// via Parameter-Free Optimization", arXiv:2506.03725. The start rule, the default `d_0` and the
-/// same-sample mode's details are this crate's definitions (spec sections 2 and 7).
+/// same-sample mode's details are this crate's definitions (`docs/ALGORITHMS.md` §2 and §7).
 #[derive(Debug, Clone)]
 pub struct AliasSignSgd<F: Float> {
     config: AliasConfig,
@@ -710,7 +710,7 @@ impl<F: Float> AliasSignSgd<F> {
             })
         };
         let kernels = self.kernels;
-        let decision = rule.decide(OWNER, t, &st.scalars, sample, loss, F::MAX, || {
+        let decision = rule.decide(OWNER, t, &st.scalars, sample, loss, F::MAX / 2.0, || {
             params
                 .iter()
                 .map(|p| kernels.inf_norm(p))
@@ -811,7 +811,7 @@ impl<F: Float> AliasSignSgd<F> {
         let decision =
             self.config
                 .rule
-                .decide(OWNER, t, &st.scalars, sample, loss, F::MAX, || {
+                .decide(OWNER, t, &st.scalars, sample, loss, F::MAX / 2.0, || {
                     params
                         .iter()
                         .map(|p| kernels.inf_norm(p))

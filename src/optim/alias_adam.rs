@@ -59,7 +59,7 @@ pub struct AliasAdamState<F> {
 }
 
 /// ALIAS-Adam: `x_{t+1} = x_t − γ_t u_t` with Adam's direction `u_t = m̂_t / (sqrt(v̂_t) + ε)`
-/// and ALIAS's tuning-free `γ_t` (spec section 4).
+/// and ALIAS's tuning-free `γ_t` (`docs/ALGORITHMS.md` §4).
 ///
 /// # Update rule
 ///
@@ -70,7 +70,7 @@ pub struct AliasAdamState<F> {
 /// `u_{t−1}` recomputed from the stored moments) and the fused moment-and-parameter update.
 ///
 /// **Whose is what**: the paper shows an Adam variant with an ALIAS stepsize (its Figure 4); the
-/// formulas here are this crate's definition (spec section 4). The reference code's `AdamLike`
+/// formulas here are this crate's definition (`docs/ALGORITHMS.md` §4). The reference code's `AdamLike`
 /// rule (a Prodigy-like scalar per tensor) is not implemented yet.
 ///
 /// # Needs from the problem
@@ -204,7 +204,7 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
         let kernels = self.kernels;
         let decision = c
             .rule
-            .decide(OWNER, t, &st.scalars, sample, loss, F::MAX, || {
+            .decide(OWNER, t, &st.scalars, sample, loss, F::MAX / 2.0, || {
                 params
                     .iter()
                     .map(|p| kernels.inf_norm(p))

@@ -101,7 +101,7 @@ pub struct ProdigyState<F> {
 ///
 /// # Errors
 ///
-/// [`Prodigy::new`]: [`Error::InvalidParameter`] for `lr ≤ 0` or above `F::MAX`, `β` outside
+/// [`Prodigy::new`]: [`Error::InvalidParameter`] for `lr ≤ 0` or above `F::MAX / 2`, `β` outside
 /// `[0, 1)`, `ε ≤ 0`, `d_0 ≤ 0` or `d_0·ε` below `F`'s smallest normal value, `λ < 0`, or a layout
 /// beyond the address space. `step`: dimension and non-finite errors;
 /// [`Error::GradientOutOfRange`] for `|g| > sqrt(F::MAX) / 2`; [`Error::StepOutOfRange`] when

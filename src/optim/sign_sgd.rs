@@ -7,7 +7,7 @@ use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
-    check_step_inputs,
+    check_step_inputs, check_step_value,
 };
 use crate::schedule::Schedule;
 use crate::state::{check_buffers, check_counter, check_values};
@@ -49,7 +49,7 @@ pub struct SignSgdState<F> {
     pub momentum: Vec<Vec<F>>,
 }
 
-/// Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` (spec section 1), optionally with Signum momentum
+/// Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` (`docs/ALGORITHMS.md` §1), optionally with Signum momentum
 /// and decoupled weight decay.
 ///
 /// # Update rule
@@ -87,7 +87,7 @@ pub struct SignSgdState<F> {
 ///
 /// # Errors
 ///
-/// [`SignSgd::new`]: [`Error::InvalidParameter`] for `lr` not finite, ≤ 0 or above `F::MAX`, `momentum`
+/// [`SignSgd::new`]: [`Error::InvalidParameter`] for `lr` not finite, ≤ 0 or above `F::MAX / 2`, `momentum`
 /// outside `[0, 1)`, `weight_decay` negative or with `lr·weight_decay ≥ 1`, or an invalid
 /// schedule. [`Optimizer::step`]: [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`],
 /// [`Error::NonFiniteLoss`]; nothing changes when it fails.
@@ -189,6 +189,9 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         check_step_inputs(&self.layout, params, grads, loss, t)?;
         let factor = self.config.schedule.factor(t);
         let gamma = self.config.lr * factor;
+        // The configuration was checked in `new`; an outer multiplier (the candle adapter's) may
+        // still scale the stepsize past what F holds.
+        check_step_value(t, "Sign-SGD stepsize", gamma, F::MAX / 2.0)?;
         let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
         let gamma_f = F::from_f64(gamma);
         match self.config.momentum {

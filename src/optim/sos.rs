@@ -100,7 +100,7 @@ impl SosOutcome {
 }
 
 /// SOS Sign-SGD: find a near-optimal constant stepsize for `T` steps of Sign-SGD by bisection
-/// (spec section 3), then run with it.
+/// (`docs/ALGORITHMS.md` §3), then run with it.
 ///
 /// # Search
 ///
@@ -117,7 +117,7 @@ impl SosOutcome {
 ///
 /// **Which parts are whose**: the bisection structure and the initial bound `γ_s` are the
 /// paper's; `φ`, `N`, `D`, the doubling-exponent bracket and the default `γ_s` are this crate's
-/// definitions (spec section 3), built from the same estimators as ALIAS (they use the same
+/// definitions (`docs/ALGORITHMS.md` §3), built from the same estimators as ALIAS (they use the same
 /// kernel, [`Kernels::alias_stats`]).
 ///
 /// # Needs from the problem

@@ -5,7 +5,7 @@ use crate::problem::{Cost, CostGradient, Gradient, Problem, check_dims};
 
 /// The separable quadratic `f(x) = ½ Σ_i h_i (x_i − c_i)²`, `h_i > 0`.
 ///
-/// Minimiser `c`, `f* = 0`. Its `ℓ∞ → ℓ1` smoothness constant (spec section 0) is exactly
+/// Minimiser `c`, `f* = 0`. Its `ℓ∞ → ℓ1` smoothness constant (`docs/ALGORITHMS.md` §0) is exactly
 /// `L_∞ = Σ_i h_i`: `‖∇f(x) − ∇f(y)‖_1 = Σ h_i |x_i − y_i| ≤ (Σ h_i)‖x − y‖_∞`, with equality
 /// when every `|x_i − y_i|` is equal — as it is after one sign step.
 #[derive(Debug, Clone, PartialEq)]

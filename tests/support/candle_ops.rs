@@ -1,5 +1,5 @@
 //! ALIAS Sign-SGD (Option D, probe start, the paper's defaults) written with candle tensor ops
-//! only, straight from spec section 2. It shares no code with `signfree::candle`: the tests use
+//! only, straight from `docs/ALGORITHMS.md` §2. It shares no code with `signfree::candle`: the tests use
 //! it as an independent reference for the adapter, and the `candle_step` bench as the "pure
 //! candle" speed baseline.
 
