@@ -293,15 +293,20 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
             gap_increment: st.scalars.prev_stepsize * b_mean,
         });
         let kernels = self.kernels;
-        let decision =
-            self.config
-                .rule
-                .decide(OWNER, t, &st.scalars, sample, loss_mean, F::MAX / 2.0, || {
-                    params
-                        .iter()
-                        .map(|p| kernels.inf_norm(p))
-                        .fold(0.0, f64::max)
-                })?;
+        let decision = self.config.rule.decide(
+            OWNER,
+            t,
+            &st.scalars,
+            sample,
+            loss_mean,
+            F::MAX / 2.0,
+            || {
+                params
+                    .iter()
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            },
+        )?;
         decision.check_decay(t, self.config.weight_decay)?;
 
         // 3. The vote, into scratch buffers.
