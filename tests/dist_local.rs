@@ -421,3 +421,53 @@ fn unsupported_options_are_refused() {
     }
     assert_eq!(comm.size(), 1);
 }
+
+#[test]
+fn distributed_states_restore_and_continue_bit_for_bit() {
+    use signfree::Stateful;
+    let out = LocalCommunicator::run(3, |comm| {
+        let rank = comm.rank() as f64;
+        let grad = |x: &[f64], t: usize| -> Vec<f64> {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| v - (i as f64 + rank + t as f64 * 0.1).sin())
+                .collect()
+        };
+        let cfg = AliasConfig::option_f(0.0);
+        let mut a = DistAliasSignSgd::<f64, _>::new(cfg.clone(), &[4], &comm).unwrap();
+        let mut x = vec![0.5; 4];
+        for t in 0..3 {
+            let g = grad(&x, t);
+            a.step_flat(&mut x, &g, Some(2.0)).unwrap();
+        }
+        // Restore this rank's state into a second optimizer on the same communicator.
+        let saved = a.state().clone();
+        let mut b = DistAliasSignSgd::<f64, _>::new(cfg, &[4], &comm).unwrap();
+        b.set_state(saved.clone()).unwrap();
+        let mut corrupt = saved.clone();
+        corrupt.prev_vote[0][1] = 0.5;
+        assert!(matches!(
+            b.set_state(corrupt),
+            Err(Error::IncompatibleState { .. })
+        ));
+        let mut y = x.clone();
+        let mut xs = Vec::new();
+        for t in 3..6 {
+            let g = grad(&x, t);
+            a.step_flat(&mut x, &g, Some(2.0)).unwrap();
+            xs.push(x.clone());
+        }
+        // b continues from the saved point with the same gradients.
+        let mut ys = Vec::new();
+        b.set_state(saved).unwrap();
+        for t in 3..6 {
+            let g = grad(&y, t);
+            b.step_flat(&mut y, &g, Some(2.0)).unwrap();
+            ys.push(y.clone());
+        }
+        (xs, ys)
+    });
+    for (xs, ys) in out {
+        assert_eq!(xs, ys);
+    }
+}

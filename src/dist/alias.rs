@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::alias::{AliasConfig, AliasScalars, AliasStepsize, Sample, check_step_shapes};
-use crate::optimizer::{Optimizer, StepReport, check_finite, check_layout, check_range};
+use crate::optimizer::{Optimizer, Stateful, StepReport, check_finite, check_layout, check_range};
+use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistAliasSignSgd";
 
@@ -19,6 +20,7 @@ const SLOTS: usize = 7;
 /// Everything in a [`DistAliasSignSgd`] that changes between steps (identical on every rank
 /// except `prev_grad`, which is the rank's own).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DistAliasState<F> {
     /// `t`, the number of steps taken.
     pub step: u64,
@@ -189,11 +191,6 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
         &self.comm
     }
 
-    /// The state.
-    pub fn state(&self) -> &DistAliasState<F> {
-        &self.state
-    }
-
     /// Bytes this rank sent in the last successful step (or in the failed step's agreement).
     pub fn last_traffic(&self) -> Traffic {
         self.traffic
@@ -358,5 +355,38 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
         // g_{t−1} and v_{t−1}; the vote's packed buffers add about 1.5 bytes per 64 parameters
         // per rank and are not counted.
         (2 * F::BYTES) as f64
+    }
+}
+
+impl<F: Float, C: Communicator> Stateful for DistAliasSignSgd<F, C> {
+    type State = DistAliasState<F>;
+
+    fn state(&self) -> &DistAliasState<F> {
+        &self.state
+    }
+
+    /// Restores this rank's state (every rank restores its own, saved at the same step; the next
+    /// step's agreement refuses ranks whose step counters differ). Checked as
+    /// [`crate::AliasSignSgd`]'s: scalars a run can reach, buffers of the layout's lengths,
+    /// finite values, votes in `{−1, 0, 1}`.
+    fn set_state(&mut self, state: DistAliasState<F>) -> Result<()> {
+        check_counter(state.step)?;
+        state.scalars.validate(&self.config.rule)?;
+        const SHAPE: &str = "buffers do not match the layout";
+        check_buffers(SHAPE, &self.layout, &state.prev_grad, true)?;
+        check_buffers(SHAPE, &self.layout, &state.prev_vote, true)?;
+        check_values("previous gradient must be finite", &state.prev_grad, false)?;
+        let votes_ok = state
+            .prev_vote
+            .iter()
+            .flatten()
+            .all(|v| [-1.0, 0.0, 1.0].contains(&v.to_f64()));
+        if !votes_ok {
+            return Err(Error::IncompatibleState {
+                reason: "previous votes must be -1, 0 or 1",
+            });
+        }
+        self.state = state;
+        Ok(())
     }
 }

@@ -6,14 +6,18 @@ use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::sign_sgd::SignSgdConfig;
 use crate::optimizer::{
-    Estimators, Optimizer, StepReport, check_fits, check_layout, check_range, check_step_inputs,
+    Estimators, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
+    check_step_inputs,
 };
+use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistSignSgd";
 const SLOTS: usize = 3;
 
-/// Everything in a [`DistSignSgd`] that changes between steps.
+/// Everything in a [`DistSignSgd`] that changes between steps. Each rank saves and restores its
+/// own (the momentum is the rank's).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DistSignSgdState<F> {
     /// `t`, the number of steps taken.
     pub step: u64,
@@ -162,11 +166,6 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
         &self.comm
     }
 
-    /// The state.
-    pub fn state(&self) -> &DistSignSgdState<F> {
-        &self.state
-    }
-
     /// Bytes this rank sent in the last step.
     pub fn last_traffic(&self) -> Traffic {
         self.traffic
@@ -272,5 +271,30 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
         } else {
             0.0
         }
+    }
+}
+
+impl<F: Float, C: Communicator> Stateful for DistSignSgd<F, C> {
+    type State = DistSignSgdState<F>;
+
+    fn state(&self) -> &DistSignSgdState<F> {
+        &self.state
+    }
+
+    /// Restores this rank's state (every rank restores its own, saved at the same step; the next
+    /// step's agreement refuses ranks whose step counters differ). Checked as
+    /// [`crate::SignSgd`]'s: momentum buffers of the layout's lengths when momentum is on,
+    /// finite values.
+    fn set_state(&mut self, state: DistSignSgdState<F>) -> Result<()> {
+        check_counter(state.step)?;
+        check_buffers(
+            "momentum buffers do not match the layout and momentum setting",
+            &self.layout,
+            &state.momentum,
+            self.config.momentum.is_some(),
+        )?;
+        check_values("momentum values must be finite", &state.momentum, false)?;
+        self.state = state;
+        Ok(())
     }
 }
