@@ -5,10 +5,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::sign_sgd::SignSgdConfig;
-use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
-    check_step_inputs,
-};
+use crate::optimizer::{Estimators, Optimizer, Stateful, StepReport, check_step_inputs};
 use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistSignSgd";
@@ -87,33 +84,7 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
     /// # Errors
     /// See the type's docs.
     pub fn new(config: SignSgdConfig, layout: &[usize], comm: C) -> Result<Self> {
-        check_range(
-            OWNER,
-            "lr",
-            config.lr,
-            config.lr > 0.0,
-            "a finite number > 0",
-        )?;
-        check_fits::<F>(OWNER, "lr", config.lr)?;
-        check_layout::<F>(OWNER, layout)?;
-        if let Some(beta) = config.momentum {
-            check_range(
-                OWNER,
-                "momentum",
-                beta,
-                (0.0..1.0).contains(&beta),
-                "a number in [0, 1)",
-            )?;
-        }
-        let wd = config.weight_decay;
-        check_range(
-            OWNER,
-            "weight_decay",
-            wd,
-            wd >= 0.0 && config.lr * wd < 1.0,
-            "a finite number >= 0 with lr * weight_decay < 1",
-        )?;
-        config.schedule.validate(OWNER)?;
+        config.validate::<F>(OWNER, layout)?;
         let buffers = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let momentum = || {
             if config.momentum.is_some() {

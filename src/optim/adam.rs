@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::optimizer::adam_gradient_limit;
+use crate::optimizer::{adam_gradient_limit, check_range};
 use crate::state::{check_buffers, check_values};
 
 /// Coefficients of one Adam-style update, rounded to `F` once per step.
@@ -117,6 +117,25 @@ pub(crate) fn adam_stats<F: Float>(
         dot += gi.to_f64() * mo.direction(mi, vi).to_f64();
     }
     (diff, dot)
+}
+
+/// Validates Adam's `β1`, `β2` and `ε` for `owner`.
+pub(crate) fn validate_adam(owner: &'static str, beta1: f64, beta2: f64, eps: f64) -> Result<()> {
+    check_range(
+        owner,
+        "beta1",
+        beta1,
+        (0.0..1.0).contains(&beta1),
+        "a number in [0, 1)",
+    )?;
+    check_range(
+        owner,
+        "beta2",
+        beta2,
+        (0.0..1.0).contains(&beta2),
+        "a number in [0, 1)",
+    )?;
+    check_range(owner, "eps", eps, eps > 0.0, "a finite number > 0")
 }
 
 /// Checks Adam moment buffers: the layout's lengths, `|m| ≤ G` and `0 ≤ v ≤ G²` with `G` the

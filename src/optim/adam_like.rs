@@ -4,8 +4,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Kernels, sign};
-use crate::optim::adam::check_adam_moments;
-use crate::optim::adamw::validate_adam;
+use crate::optim::adam::{check_adam_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -273,16 +272,15 @@ impl<F: Float> AdamLikeCompat<F> {
         state: &AdamLikeState<F>,
     ) -> Result<()> {
         check_counter(state.step)?;
+        // d starts at 1 and never decreases; r is a running average of non-negative terms (it
+        // can underflow to 0).
         let scalars_ok = state.d.len() == layout.len()
             && state.r.len() == layout.len()
-            && state
-                .d
-                .iter()
-                .chain(&state.r)
-                .all(|v| v.is_finite() && *v > 0.0);
+            && state.d.iter().all(|v| v.is_finite() && *v > 0.0)
+            && state.r.iter().all(|v| v.is_finite() && *v >= 0.0);
         if !scalars_ok {
             return Err(Error::IncompatibleState {
-                reason: "per-tensor scalars d, r must be one per tensor, finite and > 0",
+                reason: "per-tensor scalars must be one per tensor, finite, d > 0 and r >= 0",
             });
         }
         check_buffers(

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{Moments, adam_step, check_adam_moments};
+use crate::optim::adam::{Moments, adam_step, check_adam_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -103,25 +103,6 @@ pub struct AdamW<F: Float> {
     layout: Vec<usize>,
     state: AdamWState<F>,
     kernels: Kernels,
-}
-
-/// Validates Adam's `β1`, `β2` and `ε` for `owner`.
-pub(crate) fn validate_adam(owner: &'static str, beta1: f64, beta2: f64, eps: f64) -> Result<()> {
-    check_range(
-        owner,
-        "beta1",
-        beta1,
-        (0.0..1.0).contains(&beta1),
-        "a number in [0, 1)",
-    )?;
-    check_range(
-        owner,
-        "beta2",
-        beta2,
-        (0.0..1.0).contains(&beta2),
-        "a number in [0, 1)",
-    )?;
-    check_range(owner, "eps", eps, eps > 0.0, "a finite number > 0")
 }
 
 impl<F: Float> AdamW<F> {

@@ -3,8 +3,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::adam::{Moments, adam_stats, adam_step, check_adam_moments};
-use crate::optim::adamw::validate_adam;
+use crate::optim::adam::{Moments, adam_stats, adam_step, check_adam_moments, validate_adam};
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
 use crate::optimizer::{
     Optimizer, Stateful, StepReport, adam_gradient_limit, check_gradient_limit, check_gradients,

@@ -3,8 +3,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{check_adam_moments, div};
-use crate::optim::adamw::validate_adam;
+use crate::optim::adam::{check_adam_moments, div, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,

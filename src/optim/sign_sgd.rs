@@ -28,6 +28,34 @@ pub struct SignSgdConfig {
     pub weight_decay: f64,
 }
 
+impl SignSgdConfig {
+    /// Checks every setting for element type `F` and the layout, naming `owner` in errors (shared
+    /// by [`SignSgd`] and the distributed [`crate::DistSignSgd`]).
+    pub(crate) fn validate<F: Float>(&self, owner: &'static str, layout: &[usize]) -> Result<()> {
+        check_range(owner, "lr", self.lr, self.lr > 0.0, "a finite number > 0")?;
+        check_fits::<F>(owner, "lr", self.lr)?;
+        check_layout::<F>(owner, layout)?;
+        if let Some(beta) = self.momentum {
+            check_range(
+                owner,
+                "momentum",
+                beta,
+                (0.0..1.0).contains(&beta),
+                "a number in [0, 1)",
+            )?;
+        }
+        let wd = self.weight_decay;
+        check_range(
+            owner,
+            "weight_decay",
+            wd,
+            wd >= 0.0 && self.lr * wd < 1.0,
+            "a finite number >= 0 with lr * weight_decay < 1",
+        )?;
+        self.schedule.validate(owner)
+    }
+}
+
 impl Default for SignSgdConfig {
     fn default() -> Self {
         Self {
@@ -109,34 +137,7 @@ pub struct SignSgd<F: Float> {
 impl<F: Float> SignSgd<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: SignSgdConfig, layout: &[usize]) -> Result<Self> {
-        const OWNER: &str = "SignSgd";
-        check_range(
-            OWNER,
-            "lr",
-            config.lr,
-            config.lr > 0.0,
-            "a finite number > 0",
-        )?;
-        check_fits::<F>(OWNER, "lr", config.lr)?;
-        check_layout::<F>(OWNER, layout)?;
-        if let Some(beta) = config.momentum {
-            check_range(
-                OWNER,
-                "momentum",
-                beta,
-                (0.0..1.0).contains(&beta),
-                "a number in [0, 1)",
-            )?;
-        }
-        let wd = config.weight_decay;
-        check_range(
-            OWNER,
-            "weight_decay",
-            wd,
-            wd >= 0.0 && config.lr * wd < 1.0,
-            "a finite number >= 0 with lr * weight_decay < 1",
-        )?;
-        config.schedule.validate(OWNER)?;
+        config.validate::<F>("SignSgd", layout)?;
         let momentum = match config.momentum {
             Some(_) => layout.iter().map(|&n| vec![F::ZERO; n]).collect(),
             None => Vec::new(),
