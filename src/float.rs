@@ -46,6 +46,13 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// Absolute value.
     fn abs(self) -> Self;
+    /// The correctly rounded square root (NaN for negative input). Equal, bit for bit, to
+    /// `from_f64(self.to_f64().sqrt())`: rounding to `f64` first and then to `f32` is harmless
+    /// for the square root, since `f64`'s 53 bits exceed `2·24 + 2`.
+    fn sqrt(self) -> Self;
+    /// The correctly rounded quotient `self / d`; equal, bit for bit, to
+    /// `from_f64(self.to_f64() / d.to_f64())` (the same double-rounding argument).
+    fn div(self, d: Self) -> Self;
     /// `max_i |v_i|` as `f64`: `+∞` if the largest magnitude is infinite, NaN if some element is
     /// NaN, 0 for an empty slice. One branch-free pass (the magnitudes are compared as integers,
     /// whose order matches the floats' for non-negative values and puts NaN above `+∞`), so the
@@ -108,6 +115,14 @@ macro_rules! impl_float {
             fn abs(self) -> Self {
                 <$t>::abs(self)
             }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn div(self, d: Self) -> Self {
+                self / d
+            }
             fn max_abs(v: &[Self]) -> f64 {
                 const LANES: usize = 16;
                 const MAGNITUDE: $bits = !(1 << (<$bits>::BITS - 1));
@@ -151,3 +166,36 @@ macro_rules! impl_float {
 
 impl_float!(f32, u32, F32);
 impl_float!(f64, u64, F64);
+
+#[cfg(test)]
+mod tests {
+    use super::Float;
+
+    /// Native `f32` square root and division equal the `f64` detour bit for bit (the kernels of
+    /// the Adam family switched from the detour to the native operations).
+    #[test]
+    fn native_sqrt_and_div_equal_the_f64_detour() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            f32::from_bits((state >> 32) as u32)
+        };
+        let specials = [0.0, -0.0, 1.0, f32::MIN_POSITIVE, 1e-45, f32::MAX, f32::INFINITY];
+        for i in 0..2_000_000 {
+            let (a, b) = if i < specials.len() * specials.len() {
+                (specials[i / specials.len()], specials[i % specials.len()])
+            } else {
+                (next(), next())
+            };
+            let detour_sqrt = f32::from_f64(a.abs().to_f64().sqrt());
+            assert_eq!(Float::sqrt(a.abs()).to_bits(), detour_sqrt.to_bits(), "sqrt {a:e}");
+            let (native, detour) = (Float::div(a, b), f32::from_f64(a.to_f64() / b.to_f64()));
+            assert!(
+                native.to_bits() == detour.to_bits() || (native.is_nan() && detour.is_nan()),
+                "{a:e} / {b:e}"
+            );
+        }
+    }
+}

@@ -691,7 +691,7 @@ fn coordinate() -> impl Strategy<Value = f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(ProptestConfig::with_cases(4000))]
 
     /// A valid checkpoint with one number replaced by an arbitrary one (a layout length, a
     /// moment, a counter, a scalar), then steps with arbitrary gradients.

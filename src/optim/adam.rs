@@ -48,16 +48,12 @@ impl<F: Float> Moments<F> {
     /// The direction coordinate from current moments.
     #[inline(always)]
     pub(crate) fn direction(&self, m: F, v: F) -> F {
-        let denom = F::from_f64(v.to_f64().sqrt()) * self.k2 + self.eps;
-        div(m * self.k1, denom)
+        let denom = v.sqrt() * self.k2 + self.eps;
+        (m * self.k1).div(denom)
     }
 }
 
-/// `a / b` in `F` (the `Float` trait has no division; both types divide natively).
-#[inline(always)]
-pub(crate) fn div<F: Float>(a: F, b: F) -> F {
-    F::from_f64(a.to_f64() / b.to_f64())
-}
+
 
 /// Moment update and step: `m, v` updated with `mo`, then `x ← x·decay − γ·u`. If `store` is
 /// given, `g` is copied into it. Returns `max_i |x_new − x_old|`.
@@ -119,8 +115,14 @@ pub(crate) fn adam_stats<F: Float>(
     (diff, dot)
 }
 
-/// Validates Adam's `β1`, `β2` and `ε` for `owner`.
-pub(crate) fn validate_adam(owner: &'static str, beta1: f64, beta2: f64, eps: f64) -> Result<()> {
+/// Validates Adam's `β1`, `β2` and `ε` for `owner` and element type `F` (`ε` at least `F`'s
+/// smallest normal value, so the denominator `sqrt(v̂) + ε` cannot round to 0).
+pub(crate) fn validate_adam<F: Float>(
+    owner: &'static str,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+) -> Result<()> {
     check_range(
         owner,
         "beta1",
@@ -135,7 +137,13 @@ pub(crate) fn validate_adam(owner: &'static str, beta1: f64, beta2: f64, eps: f6
         (0.0..1.0).contains(&beta2),
         "a number in [0, 1)",
     )?;
-    check_range(owner, "eps", eps, eps > 0.0, "a finite number > 0")
+    check_range(
+        owner,
+        "eps",
+        eps,
+        eps >= F::MIN_POSITIVE,
+        "a finite number >= the element type's smallest normal value",
+    )
 }
 
 /// Checks Adam moment buffers: the layout's lengths, `|m| ≤ G` and `0 ≤ v ≤ G²` with `G` the

@@ -122,7 +122,7 @@ impl<F: Float> AdamLikeCompat<F> {
     pub fn new(config: AdamLikeConfig, layout: &[usize]) -> Result<Self> {
         let c = &config;
         check_range(OWNER, "lr", c.lr, c.lr > 0.0, "a finite number > 0")?;
-        validate_adam(OWNER, c.beta1, c.beta2, c.eps)?;
+        validate_adam::<F>(OWNER, c.beta1, c.beta2, c.eps)?;
         let wd = c.weight_decay;
         check_range(
             OWNER,

@@ -116,7 +116,7 @@ impl<F: Float> AdamW<F> {
             "a finite number > 0",
         )?;
         check_fits::<F>(OWNER, "lr", config.lr)?;
-        validate_adam(OWNER, config.beta1, config.beta2, config.eps)?;
+        validate_adam::<F>(OWNER, config.beta1, config.beta2, config.eps)?;
         let wd = config.weight_decay;
         check_range(
             OWNER,

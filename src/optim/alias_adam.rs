@@ -133,7 +133,7 @@ impl<F: Float> AliasAdam<F> {
                 "1 (AliasAdam has no windowed mode)",
             ));
         }
-        validate_adam(OWNER, config.beta1, config.beta2, config.eps)?;
+        validate_adam::<F>(OWNER, config.beta1, config.beta2, config.eps)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
         config.rule.validate_decay(OWNER, wd)?;

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{check_adam_moments, div, validate_adam};
+use crate::optim::adam::{check_adam_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -136,7 +136,7 @@ impl<F: Float> Prodigy<F> {
     pub fn new(config: ProdigyConfig, layout: &[usize]) -> Result<Self> {
         let c = &config;
         check_range(OWNER, "lr", c.lr, c.lr > 0.0, "a finite number > 0")?;
-        validate_adam(OWNER, c.beta1, c.beta2, c.eps)?;
+        validate_adam::<F>(OWNER, c.beta1, c.beta2, c.eps)?;
         check_fits::<F>(OWNER, "lr", c.lr)?;
         check_range(OWNER, "d0", c.d0, c.d0 > 0.0, "a finite number > 0")?;
         // The step divides by sqrt(v) + d·ε in F: d_0·ε must not round to 0 (d only grows).
@@ -227,8 +227,8 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
                 v[i] = b2 * v[i] + c2 * (gi * gi);
                 s[i] = b3 * s[i] + c3 * gi;
                 s_l1 += s[i].to_f64().abs();
-                let denom = f(v[i].to_f64().sqrt()) + eps;
-                x[i] = x[i] * decay - step * div(m[i], denom);
+                let denom = v[i].sqrt() + eps;
+                x[i] = x[i] * decay - step * m[i].div(denom);
             }
         }
         st.numerator = beta3 * st.numerator + (1.0 - beta3) * gamma * d * d * dot;
