@@ -182,7 +182,15 @@ mod tests {
             state ^= state << 17;
             f32::from_bits((state >> 32) as u32)
         };
-        let specials = [0.0, -0.0, 1.0, f32::MIN_POSITIVE, 1e-45, f32::MAX, f32::INFINITY];
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::MAX,
+            f32::INFINITY,
+        ];
         for i in 0..2_000_000 {
             let (a, b) = if i < specials.len() * specials.len() {
                 (specials[i / specials.len()], specials[i % specials.len()])
@@ -190,7 +198,11 @@ mod tests {
                 (next(), next())
             };
             let detour_sqrt = f32::from_f64(a.abs().to_f64().sqrt());
-            assert_eq!(Float::sqrt(a.abs()).to_bits(), detour_sqrt.to_bits(), "sqrt {a:e}");
+            assert_eq!(
+                Float::sqrt(a.abs()).to_bits(),
+                detour_sqrt.to_bits(),
+                "sqrt {a:e}"
+            );
             let (native, detour) = (Float::div(a, b), f32::from_f64(a.to_f64() / b.to_f64()));
             assert!(
                 native.to_bits() == detour.to_bits() || (native.is_nan() && detour.is_nan()),

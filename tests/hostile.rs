@@ -737,3 +737,251 @@ proptest! {
         every_loader(&seeds()[seed], &grads);
     }
 }
+
+// ---- Found by the adversarial review of the first fix ---------------------------------------------
+
+#[test]
+fn option_f_state_without_its_initial_loss_is_refused() {
+    // Was: accepted, then the next step panicked ("set at the first ALIAS step").
+    let mut o = AliasSignSgd::<f64>::new(AliasConfig::option_f(0.0), &[1]).unwrap();
+    let mut x = [1.0];
+    o.step_flat(&mut x, &[1.0], Some(1.0)).unwrap();
+    let mut s = o.state().clone();
+    s.scalars.initial_loss = None;
+    assert!(matches!(
+        o.set_state(s),
+        Err(Error::IncompatibleState { .. })
+    ));
+    let json = o
+        .to_json()
+        .unwrap()
+        .replace("\"initial_loss\":1.0", "\"initial_loss\":null");
+    assert!(json.contains("\"initial_loss\":null"));
+    assert!(matches!(
+        AliasSignSgd::<f64>::from_json(&json),
+        Err(Error::IncompatibleState { .. })
+    ));
+    let mut a = AliasAdam::<f32>::new(
+        AliasAdamConfig {
+            rule: AliasRule::option_f(0.0),
+            ..Default::default()
+        },
+        &[1],
+    )
+    .unwrap();
+    let mut y = [1.0_f32];
+    a.step_flat(&mut y, &[1.0], Some(1.0)).unwrap();
+    let mut s = a.state().clone();
+    s.scalars.initial_loss = None;
+    assert!(matches!(
+        a.set_state(s),
+        Err(Error::IncompatibleState { .. })
+    ));
+}
+
+#[test]
+fn prodigy_d_squared_cannot_overflow_f32() {
+    // Was: with g = [1e-5, 0] every step returned Ok until d ≈ 1e21, where (1 − β2)·d² became
+    // infinite and v, s and x turned inf/NaN.
+    let mut o = Prodigy::<f32>::new(ProdigyConfig::default(), &[2]).unwrap();
+    let mut x = [0.0_f32; 2];
+    let mut refused = false;
+    for _ in 0..400 {
+        match o.step_flat(&mut x, &[1e-5, 0.0], None) {
+            Ok(_) => assert!(x.iter().all(|v| v.is_finite()), "{x:?}"),
+            Err(e) => {
+                assert!(matches!(e, Error::StepOutOfRange { .. }), "{e}");
+                refused = true;
+            }
+        }
+        Prodigy::<f32>::from_json(&o.to_json().unwrap()).expect("restorable");
+    }
+    assert!(refused, "d grows without bound on a linear objective");
+    for d0 in [1e30, 1e200] {
+        let e = Prodigy::<f32>::new(
+            ProdigyConfig {
+                d0,
+                ..Default::default()
+            },
+            &[1],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidParameter {
+                    parameter: "d0",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    assert!(
+        Prodigy::<f64>::new(
+            ProdigyConfig {
+                d0: 1e200,
+                ..Default::default()
+            },
+            &[1]
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn sign_only_alias_norm_overflow_is_refused() {
+    // Was: ‖g‖_1 = inf stored in the state; its checkpoint could not be read back.
+    let cfg = AliasConfig {
+        sign_only_memory: true,
+        ..Default::default()
+    };
+    let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();
+    let mut x = [0.0; 2];
+    let e = o.step_flat(&mut x, &[1e308, 1e308], None).unwrap_err();
+    assert!(matches!(e, Error::StepOutOfRange { .. }), "{e}");
+    assert_eq!((x, o.steps_taken()), ([0.0; 2], 0));
+    AliasSignSgd::<f64>::from_json(&o.to_json().unwrap()).expect("restorable");
+}
+
+#[test]
+fn adam_eps_too_small_for_the_element_type_is_refused() {
+    // Was: eps = 1e-50 rounded to 0 in f32 (x = NaN); eps = 1e-20 with beta2 = 0 let the
+    // direction m̂/ε overflow f32 (x = −inf).
+    for eps in [1e-50, 1e-20] {
+        let e = AdamW::<f32>::new(
+            AdamWConfig {
+                eps,
+                beta2: 0.0,
+                ..Default::default()
+            },
+            &[1],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidParameter {
+                    parameter: "eps",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    let e = AdamW::<f64>::new(
+        AdamWConfig {
+            eps: 5e-324,
+            ..Default::default()
+        },
+        &[1],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidParameter {
+                parameter: "eps",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // The smallest accepted eps keeps the update finite for the largest accepted gradient.
+    let mut o = AdamW::<f32>::new(
+        AdamWConfig {
+            eps: 6e-19,
+            beta2: 0.0,
+            ..Default::default()
+        },
+        &[1],
+    )
+    .unwrap();
+    let mut x = [0.0_f32];
+    for g in [9e18, 0.0, 0.0] {
+        match o.step_flat(&mut x, &[g], None) {
+            Ok(_) => assert!(x[0].is_finite(), "{x:?}"),
+            Err(e) => assert!(matches!(e, Error::StepOutOfRange { .. }), "{e}"),
+        }
+    }
+}
+
+#[test]
+fn adam_like_with_a_huge_restored_d_refuses_instead_of_writing_nan() {
+    let mut o = AdamLikeCompat::<f32>::new(AdamLikeConfig::default(), &[1]).unwrap();
+    let mut s = o.state().clone();
+    s.d = vec![1e30];
+    o.set_state(s).unwrap();
+    let mut x = [0.0_f32];
+    let e = o.step_flat(&mut x, &[0.0], None).unwrap_err();
+    assert!(matches!(e, Error::StepOutOfRange { .. }), "{e}");
+    assert_eq!(x, [0.0]);
+}
+
+#[test]
+fn distributed_alias_ranks_agree_on_the_probe_and_on_the_optimizer() {
+    // Was: the probe used each rank's own ‖x‖_∞, so ranks could decide differently and then
+    // deadlock or mismatch in the next collective.
+    let out = LocalCommunicator::run(2, |comm| {
+        let cfg = AliasConfig {
+            rule: AliasRule {
+                probe: 1.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut o = DistAliasSignSgd::<f32, _>::new(cfg, &[1], comm).unwrap();
+        let mut x = if o.communicator().rank() == 0 {
+            [3e38_f32]
+        } else {
+            [1.0]
+        };
+        let first = o.step_flat(&mut x, &[1.0], None).map(|r| r.stepsize);
+        let second = o.step_flat(&mut x, &[1.0], None).map(|r| r.stepsize);
+        (format!("{first:?}"), format!("{second:?}"))
+    });
+    assert_eq!(out[0], out[1], "ranks decided differently");
+    // Different distributed optimizers on the two ranks: a mismatch on both, not stale reads.
+    let out = LocalCommunicator::run(2, |comm| {
+        let mut x = [1.0_f64, 2.0];
+        if comm.rank() == 0 {
+            let cfg = SignSgdConfig {
+                lr: 0.1,
+                ..Default::default()
+            };
+            let mut o = DistSignSgd::<f64, _>::new(cfg, &[2], comm).unwrap();
+            o.step_flat(&mut x, &[1.0, 1.0], None).map(|_| ())
+        } else {
+            let mut o =
+                DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[2], comm).unwrap();
+            o.step_flat(&mut x, &[1.0, 1.0], None).map(|_| ())
+        }
+    });
+    for r in out {
+        assert!(
+            matches!(
+                r,
+                Err(Error::Communication {
+                    kind: CommunicationErrorKind::Mismatch { .. },
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn absurd_thread_counts_are_capped() {
+    // Was: with_threads(usize::MAX) split a 2M-element vector into 64-element chunks, one
+    // thread each.
+    let n = (1 << 21) + 64;
+    let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[n])
+        .unwrap()
+        .with_threads(usize::MAX);
+    let mut x = vec![0.5_f32; n];
+    let g = vec![1.0_f32; n];
+    o.step_flat(&mut x, &g, None).unwrap();
+    o.step_flat(&mut x, &g, None).unwrap();
+    assert!(x.iter().all(|v| v.is_finite()));
+}

@@ -10,12 +10,14 @@ use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistAliasSignSgd";
 
-/// Scalar slots exchanged per rank and step: flag, step, length, then ALIAS's own.
+/// Scalar slots exchanged per rank and step: flag, step, layout, then ALIAS's own (the two
+/// statistics, the loss and whether one was given, and `‖x‖_∞` when the probe may need it).
 const A: usize = 3;
 const B: usize = 4;
 const LOSS: usize = 5;
 const HAS_LOSS: usize = 6;
-const SLOTS: usize = 7;
+const X_INF: usize = 7;
+const SLOTS: usize = 8;
 
 /// Everything in a [`DistAliasSignSgd`] that changes between steps (identical on every rank
 /// except `prev_grad`, which is the rank's own).
@@ -124,7 +126,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
-        config.rule.validate_decay(OWNER, wd)?;
+        config.rule.validate_decay::<F>(OWNER, wd)?;
         check_layout::<F>(OWNER, layout)?;
         let refuse = |parameter, value: String| {
             Err(Error::invalid(
@@ -178,6 +180,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
     /// README's reproducibility notes).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.kernels = self.kernels.with_threads(threads);
+        self.vote.set_kernels(self.kernels);
         self
     }
 
@@ -246,11 +249,24 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
         let out = &mut self.scalars_out;
         out[FLAG] = f64::from(u8::from(local.is_err()));
         out[STEP] = t as f64;
-        out[LEN] = layout_fingerprint(&self.layout);
+        out[LEN] = layout_fingerprint(OWNER, &self.layout);
         out[A] = a;
         out[B] = b;
         out[LOSS] = loss.unwrap_or(0.0);
         out[HAS_LOSS] = f64::from(u8::from(loss.is_some()));
+        // The probe stepsize scales with ‖x‖_∞; ranks agree on its maximum so that every rank
+        // decides the same γ. Measured only while the probe may still be used (S = 0, no L_0).
+        let probe_possible = self.config.rule.initial_smoothness.is_none()
+            && self.state.scalars.smoothness_sum == 0.0;
+        out[X_INF] = if probe_possible {
+            let kernels = self.kernels;
+            params
+                .iter()
+                .map(|p| kernels.inf_norm(p))
+                .fold(0.0, f64::max)
+        } else {
+            0.0
+        };
         let mut sums = *out;
         self.comm
             .all_gather_f64(out, &mut self.gathered)
@@ -281,8 +297,14 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
         }
         let (a_mean, b_mean) = (sums[A], sums[B]);
         let loss_mean = (with_loss == size).then_some(sums[LOSS]);
+        let x_inf = self
+            .gathered
+            .chunks_exact(SLOTS)
+            .map(|r| r[X_INF])
+            .fold(0.0, f64::max);
 
-        // 2. The same γ_t on every rank (errors here are identical on every rank too).
+        // 2. The same γ_t on every rank from agreed inputs (so errors here are identical on
+        // every rank too).
         let st = &self.state;
         let sample = (t > 0).then_some(Sample {
             smoothness_numerator: a_mean,
@@ -297,12 +319,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
             sample,
             loss_mean,
             F::MAX / 2.0,
-            || {
-                params
-                    .iter()
-                    .map(|p| kernels.inf_norm(p))
-                    .fold(0.0, f64::max)
-            },
+            || x_inf,
         )?;
         decision.check_decay(t, self.config.weight_decay)?;
 
@@ -371,7 +388,7 @@ impl<F: Float, C: Communicator> Stateful for DistAliasSignSgd<F, C> {
     /// finite values, votes in `{−1, 0, 1}`.
     fn set_state(&mut self, state: DistAliasState<F>) -> Result<()> {
         check_counter(state.step)?;
-        state.scalars.validate(&self.config.rule)?;
+        state.scalars.validate(&self.config.rule, state.step)?;
         const SHAPE: &str = "buffers do not match the layout";
         check_buffers(SHAPE, &self.layout, &state.prev_grad, true)?;
         check_buffers(SHAPE, &self.layout, &state.prev_vote, true)?;

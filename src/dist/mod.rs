@@ -252,16 +252,17 @@ pub(crate) const FLAG: usize = 0;
 pub(crate) const STEP: usize = 1;
 pub(crate) const LEN: usize = 2;
 
-/// A 52-bit fingerprint of a tensor layout (FNV-1a over the tensor count and every length),
-/// exact as an `f64` so ranks can compare layouts in the agreement slots: ranks whose layouts
-/// differ in any tensor length or in the number of tensors disagree here (up to a 2⁻⁵²
-/// collision chance), before any layout-dependent exchange.
-pub(crate) fn layout_fingerprint(layout: &[usize]) -> f64 {
+/// A 52-bit fingerprint of an optimizer kind and its tensor layout (FNV-1a over the kind's
+/// name, the tensor count and every length), exact as an `f64` so ranks can compare them in the
+/// agreement slots: ranks running different distributed optimizers, or whose layouts differ in
+/// any tensor length or in the number of tensors, disagree here (up to a 2⁻⁵² collision chance),
+/// before any layout-dependent exchange.
+pub(crate) fn layout_fingerprint(kind: &str, layout: &[usize]) -> f64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |byte: u8| h = (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    kind.bytes().for_each(&mut eat);
     for word in std::iter::once(layout.len()).chain(layout.iter().copied()) {
-        for byte in (word as u64).to_le_bytes() {
-            h = (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        (word as u64).to_le_bytes().into_iter().for_each(&mut eat);
     }
     (h >> 12) as f64
 }
@@ -303,7 +304,7 @@ pub(crate) fn agree(
     }
     if rows().any(|r| r[LEN] != first[LEN]) {
         return Err(comm_err(CommunicationErrorKind::Mismatch {
-            what: "the tensor layout (number of tensors or a tensor's length)",
+            what: "the optimizer or its tensor layout (number of tensors or a tensor's length)",
         }));
     }
     Ok(())

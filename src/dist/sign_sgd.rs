@@ -124,6 +124,7 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
     /// README's reproducibility notes).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.kernels = self.kernels.with_threads(threads);
+        self.vote.set_kernels(self.kernels);
         self
     }
 
@@ -162,7 +163,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
         let out = [
             f64::from(u8::from(local.is_err())),
             t as f64,
-            layout_fingerprint(&self.layout),
+            layout_fingerprint(OWNER, &self.layout),
         ];
         debug_assert_eq!((FLAG, STEP, LEN), (0, 1, 2));
         self.comm

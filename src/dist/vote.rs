@@ -152,6 +152,11 @@ impl SignVote {
         &self.layout
     }
 
+    /// Replaces the kernels (same layout; e.g. another thread count).
+    pub(crate) fn set_kernels(&mut self, kernels: Kernels) {
+        self.kernels = kernels;
+    }
+
     /// Packs this rank's signs of tensor `k` (`u` is a gradient or momentum; only its signs
     /// are used).
     ///

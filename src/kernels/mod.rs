@@ -131,10 +131,15 @@ impl fmt::Display for Backend {
 /// threshold is therefore 2M elements (8 MiB of `f32`).
 pub const PARALLEL_THRESHOLD: usize = 1 << 21;
 
-/// The available parallelism, asked once per process.
+/// The most threads one kernel call uses, whatever `with_threads` asks for.
+pub const MAX_THREADS: usize = 256;
+
+/// The available parallelism, asked once per process (at most [`MAX_THREADS`]).
 fn available_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+    })
 }
 
 /// The backend together with the proof (a token from run-time detection) that it may run.
@@ -509,12 +514,15 @@ impl Kernels {
 
     /// The same backend with at most `threads` threads per call (`0` means the available
     /// parallelism; `1` never spawns, so never allocates).
+    ///
+    /// The count is capped at [`MAX_THREADS`] (not at the machine's cores: a fixed count gives
+    /// the same chunking, so the same reductions, on every machine).
     pub fn with_threads(self, threads: usize) -> Self {
         Self {
             threads: if threads == 0 {
                 available_threads()
             } else {
-                threads
+                threads.min(MAX_THREADS)
             },
             ..self
         }

@@ -53,8 +53,6 @@ impl<F: Float> Moments<F> {
     }
 }
 
-
-
 /// Moment update and step: `m, v` updated with `mo`, then `x ← x·decay − γ·u`. If `store` is
 /// given, `g` is copied into it. Returns `max_i |x_new − x_old|`.
 #[allow(clippy::too_many_arguments)]
@@ -141,9 +139,18 @@ pub(crate) fn validate_adam<F: Float>(
         owner,
         "eps",
         eps,
-        eps >= F::MIN_POSITIVE,
-        "a finite number >= the element type's smallest normal value",
+        eps >= F::MIN_POSITIVE && adam_direction_bound::<F>(beta1, eps) <= F::MAX / 2.0,
+        "a finite number with sqrt(F::MAX) / ((1 - beta1) eps) <= F::MAX, so that the \
+         direction fits the element type (f32 at beta1 = 0.9: eps >= 5.5e-19)",
     )
+}
+
+/// The largest magnitude of an Adam direction `u = m̂ / (sqrt(v̂) + ε)` whose first moment is a
+/// running average of gradients within [`adam_gradient_limit`] `G`: `|u| ≤ |m̂|/ε ≤
+/// G / ((1 − β1) ε)` (the bias correction `1/(1 − β1^t)` is at most `1/(1 − β1)`). The
+/// constructors require it to be at most `F::MAX / 2`, and each step checks `γ` times it.
+pub(crate) fn adam_direction_bound<F: Float>(beta1: f64, eps: f64) -> f64 {
+    adam_gradient_limit::<F>() / ((1.0 - beta1) * eps)
 }
 
 /// Checks Adam moment buffers: the layout's lengths, `|m| ≤ G` and `0 ≤ v ≤ G²` with `G` the
@@ -168,6 +175,23 @@ pub(crate) fn check_adam_moments<F: Float>(
         });
     }
     Ok(())
+}
+
+/// Checks the moments of a method whose moments average `d·g` and `d²·g²` (Prodigy, AdamLike):
+/// `|m| ≤ d·G` and `v ≤ (d·G)²` with `G` the gradient limit (up to rounding), as in every run
+/// (`d` never decreases and every accepted gradient is within `G`). With these, the direction
+/// `m / (sqrt(v) + d·ε)` is at most `G/ε` in magnitude.
+pub(crate) fn check_scaled_moments<F: Float>(d: f64, m: &[Vec<F>], v: &[Vec<F>]) -> Result<()> {
+    let bound = d * adam_gradient_limit::<F>() * (1.0 + 1e-3);
+    let m_ok = m.iter().flatten().all(|x| x.to_f64().abs() <= bound);
+    let v_ok = v.iter().flatten().all(|x| x.to_f64() <= bound * bound);
+    if m_ok && v_ok {
+        Ok(())
+    } else {
+        Err(Error::IncompatibleState {
+            reason: "moments beyond what a run with this d can reach (|m| <= d·G, v <= (d·G)²)",
+        })
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Kernels, sign};
-use crate::optim::adam::{check_adam_moments, validate_adam};
+use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -185,12 +185,20 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
                 r = beta3 * r + (1.0 - beta3) * d * dot;
                 d = d.max(r);
             }
+            // d·g (and so m) within G, (1 − β2)·d² within F, and the step
+            // lr·d·sqrt((m² + ε)/(v + ε)) ≤ lr·d·sqrt(2)·(G/sqrt(ε) + 1) (the scale is kept
+            // above half its exact minimum below) within F::MAX / 2.
+            let limit = adam_gradient_limit::<F>();
+            let d_step = if t < c.warmup_steps { 1.0 } else { d };
+            check_step_value(t, "AdamLike d·|g|", d * largest, limit)?;
             check_step_value(
                 t,
-                "AdamLike d times the largest gradient",
-                d * largest,
-                adam_gradient_limit::<F>(),
+                "AdamLike (1 − β2)·d²",
+                (1.0 - c.beta2) * d * d,
+                F::MAX / 4.0,
             )?;
+            let step_bound = c.lr * d_step * 2f64.sqrt() * (limit / c.eps.sqrt() + 1.0);
+            check_step_value(t, "AdamLike step bound", step_bound, F::MAX / 2.0)?;
             self.estimates[k] = (r, d);
         }
         let f = F::from_f64;
@@ -209,10 +217,10 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
                 v[i] = b2 * v[i] + c2 * (gi * gi);
                 let (mi, vi) = (m[i].to_f64(), v[i].to_f64());
                 let ratio = (vi - mi * mi) / (mi * mi + c.eps);
-                // 1 + ratio = (v + ε)/(m² + ε) > 0; the reference form cancels to 0 when
-                // m² ≫ v, so fall back to the quotient there.
+                // 1 + ratio = (v + ε)/(m² + ε) ≥ ε/(m² + ε); the reference form cancels (to 0
+                // or below) when m² ≫ v, so use the quotient when it falls under half that.
                 let mut scale = 1.0 + ratio;
-                if scale <= 0.0 {
+                if scale < 0.5 * c.eps / (mi * mi + c.eps) {
                     scale = (vi + c.eps) / (mi * mi + c.eps);
                 }
                 let step = c.lr * (d_step * d_step / scale).sqrt();
@@ -290,7 +298,11 @@ impl<F: Float> AdamLikeCompat<F> {
             true,
         )?;
         check_values("previous gradient must be finite", &state.prev_grad, false)?;
-        check_adam_moments(layout, &state.m, &state.v)
+        check_adam_moments(layout, &state.m, &state.v)?;
+        for ((&d, m), v) in state.d.iter().zip(&state.m).zip(&state.v) {
+            check_scaled_moments(d, std::slice::from_ref(m), std::slice::from_ref(v))?;
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,9 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{Moments, adam_step, check_adam_moments, validate_adam};
+use crate::optim::adam::{
+    Moments, adam_direction_bound, adam_step, check_adam_moments, validate_adam,
+};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -168,7 +170,13 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         let c = &self.config;
         let factor = c.schedule.factor(t);
         let gamma = c.lr * factor;
-        check_step_value(t, "AdamW stepsize", gamma, F::MAX / 2.0)?;
+        let bound = adam_direction_bound::<F>(c.beta1, c.eps);
+        check_step_value(
+            t,
+            "AdamW update bound γ·|u|max",
+            gamma * bound,
+            F::MAX / 2.0,
+        )?;
         let mo = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t + 1);
         let decay = F::from_f64(1.0 - gamma * c.weight_decay);
         let st = &mut self.state;

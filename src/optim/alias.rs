@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels, packed_words};
 use crate::optimizer::{
-    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_layout,
-    check_range, check_shapes, check_step_value,
+    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_fits,
+    check_layout, check_range, check_shapes, check_step_value,
 };
 use crate::schedule::Schedule;
 use crate::state::{check_buffers, check_counter, check_scalar, check_values, fits_layout_with};
@@ -119,7 +119,7 @@ impl AliasScalars {
     /// Rejects values no run of `rule` can produce (negative sums or moves, non-finite numbers,
     /// an initial loss below Option F's lower bound), so a corrupted checkpoint cannot poison
     /// later steps.
-    pub(crate) fn validate(&self, rule: &AliasRule) -> Result<()> {
+    pub(crate) fn validate(&self, rule: &AliasRule, step: u64) -> Result<()> {
         let s = self;
         let ok = s.smoothness_sum.is_finite()
             && s.smoothness_sum >= 0.0
@@ -136,12 +136,19 @@ impl AliasScalars {
                 reason: "ALIAS scalars out of range (negative or non-finite)",
             });
         }
-        if let (AliasStepsize::LowerBound { f_lower }, Some(loss)) = (rule.stepsize, s.initial_loss)
-            && loss < f_lower
-        {
-            return Err(Error::IncompatibleState {
-                reason: "ALIAS initial loss below the configured lower bound f_lower",
-            });
+        if let AliasStepsize::LowerBound { f_lower } = rule.stepsize {
+            if s.initial_loss.is_some_and(|loss| loss < f_lower) {
+                return Err(Error::IncompatibleState {
+                    reason: "ALIAS initial loss below the configured lower bound f_lower",
+                });
+            }
+            // Option F records f(x_0) at the first ALIAS step (after any warm-up).
+            let alias_start = rule.warmup.map_or(0, |w| w.steps);
+            if step > alias_start && s.initial_loss.is_none() {
+                return Err(Error::IncompatibleState {
+                    reason: "Option F state past its first step without the initial loss",
+                });
+            }
         }
         Ok(())
     }
@@ -245,10 +252,14 @@ impl AliasRule {
         Ok(())
     }
 
-    /// Checks the warm-up stepsize against the decoupled weight decay `wd` (`lr·wd < 1`, so the
-    /// decay factor `1 − γ·wd` stays positive; adaptive stepsizes are checked at each step).
-    pub(crate) fn validate_decay(&self, owner: &'static str, wd: f64) -> Result<()> {
+    /// Checks the settings that depend on the element type `F` (the probe and warm-up stepsizes
+    /// at most `F::MAX / 2`) and the warm-up stepsize against the decoupled weight decay `wd`
+    /// (`lr·wd < 1`, so the decay factor `1 − γ·wd` stays positive; adaptive stepsizes are
+    /// checked at each step).
+    pub(crate) fn validate_decay<F: Float>(&self, owner: &'static str, wd: f64) -> Result<()> {
+        check_fits::<F>(owner, "probe", self.probe)?;
         if let Some(w) = &self.warmup {
+            check_fits::<F>(owner, "warmup.lr", w.lr)?;
             check_range(
                 owner,
                 "weight_decay",
@@ -370,7 +381,11 @@ impl AliasRule {
         let numerator = match self.stepsize {
             AliasStepsize::GapEstimate { .. } => next.gap,
             AliasStepsize::LowerBound { f_lower } => {
-                next.initial_loss.expect("set at the first ALIAS step") - f_lower
+                // Set at the first ALIAS step; a restored state without it is refused by
+                // `AliasScalars::validate`.
+                next.initial_loss.ok_or(Error::IncompatibleState {
+                    reason: "Option F state without the initial loss",
+                })? - f_lower
             }
         };
         let (gamma, phase) = if next.smoothness_sum > 0.0 {
@@ -542,7 +557,7 @@ impl<F: Float> AliasSignSgd<F> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
-        config.rule.validate_decay(OWNER, wd)?;
+        config.rule.validate_decay::<F>(OWNER, wd)?;
         check_layout::<F>(OWNER, layout)?;
         if let Some(beta) = config.momentum {
             check_range(
@@ -792,6 +807,9 @@ impl<F: Float> AliasSignSgd<F> {
         if !finite {
             check_finite(grads, t)?;
         }
+        // ‖g_t‖_1 is kept in the state: it must not overflow (f64 gradients near f64::MAX).
+        check_step_value(t, "ALIAS ‖g‖_1", l1, f64::MAX)?;
+        check_step_value(t, "ALIAS ⟨g, sign(g_prev)⟩", dot.abs(), f64::MAX)?;
         let sample = (t > 0).then(|| {
             let smoothness_numerator = match reference {
                 // Same-sample mode compares with the previous point's gradient directly.
@@ -915,7 +933,7 @@ impl<F: Float> AliasSignSgd<F> {
         state: &AliasState<F>,
     ) -> Result<()> {
         check_counter(state.step)?;
-        state.scalars.validate(&config.rule)?;
+        state.scalars.validate(&config.rule, state.step)?;
         let sign_only = config.sign_only_memory;
         let bits_ok = |bits: &Vec<Vec<u64>>| {
             if sign_only {

@@ -3,11 +3,13 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::adam::{Moments, adam_stats, adam_step, check_adam_moments, validate_adam};
+use crate::optim::adam::{
+    Moments, adam_direction_bound, adam_stats, adam_step, check_adam_moments, validate_adam,
+};
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
 use crate::optimizer::{
     Optimizer, Stateful, StepReport, adam_gradient_limit, check_gradient_limit, check_gradients,
-    check_layout, check_range,
+    check_layout, check_range, check_step_value,
 };
 use crate::state::{check_buffers, check_counter, check_values};
 
@@ -136,7 +138,7 @@ impl<F: Float> AliasAdam<F> {
         validate_adam::<F>(OWNER, config.beta1, config.beta2, config.eps)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
-        config.rule.validate_decay(OWNER, wd)?;
+        config.rule.validate_decay::<F>(OWNER, wd)?;
         check_layout::<F>(OWNER, layout)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
         let state = AliasAdamState {
@@ -210,6 +212,13 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
                     .fold(0.0, f64::max)
             })?;
         decision.check_decay(t, c.weight_decay)?;
+        let bound = adam_direction_bound::<F>(c.beta1, c.eps);
+        check_step_value(
+            t,
+            "ALIAS-Adam update bound γ·|u|max",
+            decision.gamma * bound,
+            F::MAX / 2.0,
+        )?;
         let mo = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t + 1);
         let gamma = F::from_f64(decision.gamma);
         let decay = F::from_f64(1.0 - decision.gamma * c.weight_decay);
@@ -268,7 +277,7 @@ impl<F: Float> AliasAdam<F> {
         state: &AliasAdamState<F>,
     ) -> Result<()> {
         check_counter(state.step)?;
-        state.scalars.validate(&config.rule)?;
+        state.scalars.validate(&config.rule, state.step)?;
         check_buffers(
             "previous-gradient buffers do not match the layout",
             layout,

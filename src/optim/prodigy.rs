@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{check_adam_moments, validate_adam};
+use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -147,7 +147,14 @@ impl<F: Float> Prodigy<F> {
             c.d0 * c.eps >= F::MIN_POSITIVE,
             "a number with d0 * eps >= the element type's smallest normal value",
         )?;
-        check_fits::<F>(OWNER, "d0", c.d0)?;
+        // d enters v through d²: d_0 at most sqrt(F::MAX)/2.
+        check_range(
+            OWNER,
+            "d0",
+            c.d0,
+            c.d0 <= adam_gradient_limit::<F>(),
+            "a number <= sqrt(F::MAX) / 2",
+        )?;
         let wd = c.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
         check_layout::<F>(OWNER, layout)?;
@@ -186,20 +193,36 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         let c = &self.config;
         let gamma = c.lr * c.schedule.factor(k);
         let d = self.state.d;
-        // Everything the pass writes stays within F: m, v and s are running averages of d·g,
-        // d²·g² and γ·d²·g, so each is bounded by the largest such product over the steps so
-        // far, and every earlier step passed the same checks.
+        // Everything the pass writes stays within F. The state's m, v and s are running averages
+        // of d·g, d²·g² and γ·d²·g (d never decreases), bounded by the largest such product over
+        // the steps so far; each step checks its own products and coefficients, so the bound
+        // holds for the whole state. The update is γ·d·m/(sqrt(v) + d·ε) with |m| ≤ d·G (G the
+        // gradient limit), so |m/(…)| ≤ G/ε (finite by the ε check in `new`).
         let limit = adam_gradient_limit::<F>();
+        let beta3 = c.beta2.sqrt();
+        check_step_value(k, "Prodigy d·|g|", d * largest, limit)?;
         check_step_value(
             k,
-            "Prodigy d times the largest gradient",
-            d * largest,
-            limit,
+            "Prodigy (1 − β2)·d²",
+            (1.0 - c.beta2) * d * d,
+            F::MAX / 4.0,
+        )?;
+        check_step_value(
+            k,
+            "Prodigy (1 − β3)·γ·d²",
+            (1.0 - beta3) * gamma * d * d,
+            F::MAX / 4.0,
         )?;
         check_step_value(k, "Prodigy γ·d²·|g|", gamma * d * d * largest, F::MAX / 4.0)?;
         check_step_value(
             k,
-            "Prodigy decay γ·d·wd",
+            "Prodigy update bound γ·d·G/ε",
+            gamma * d * limit / c.eps,
+            F::MAX / 2.0,
+        )?;
+        check_step_value(
+            k,
+            "Prodigy decay γ·d·λ",
             gamma * d * c.weight_decay,
             1.0 - f64::EPSILON,
         )?;
@@ -209,7 +232,6 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
                 x0.copy_from_slice(x);
             }
         }
-        let beta3 = c.beta2.sqrt();
         let f = F::from_f64;
         let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
         let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d * d));
@@ -294,6 +316,7 @@ impl<F: Float> Prodigy<F> {
         }
         check_scalar("Prodigy numerator must be finite", state.numerator, false)?;
         check_adam_moments(layout, &state.m, &state.v)?;
+        check_scaled_moments(state.d, &state.m, &state.v)?;
         const SHAPE: &str = "buffers do not match the layout";
         check_buffers(SHAPE, layout, &state.s, true)?;
         check_buffers(SHAPE, layout, &state.x0, true)?;
