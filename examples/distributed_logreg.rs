@@ -16,7 +16,7 @@ use std::time::Instant;
 use signfree::dist::{Communicator, MpiCommunicator, all_reduce_sum};
 use signfree::{
     AliasConfig, AliasRule, Bundled, CostGradient, DistAliasSignSgd, LogisticRegression, Optimizer,
-    Problem,
+    Problem, Stateful,
 };
 
 fn main() -> Result<(), signfree::Error> {
