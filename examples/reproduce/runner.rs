@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use signfree::research::GradientScaledStart;
+use signfree::research::{DistanceSign, DistanceSignConfig, GradientScaledStart};
 use signfree::{
     AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
     CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
@@ -76,13 +76,15 @@ pub enum Method {
     AliasFMomentumPolyak,
     /// Research R4: R3 with cosine decay over the known horizon.
     AliasFMomentumPolyakCosine,
+    /// Research R5 (issue 15): Lion-style sign momentum scaled by an ℓ∞ distance estimate.
+    DistanceSign,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 17] = [
+    pub const ALL: [Method; 18] = [
         Method::SignSgdTuned,
         Method::SignSgdTunedCosine,
         Method::Sos,
@@ -97,6 +99,7 @@ impl Method {
         Method::AliasFMomentumGradStart,
         Method::AliasFMomentumPolyak,
         Method::AliasFMomentumPolyakCosine,
+        Method::DistanceSign,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -118,6 +121,7 @@ impl Method {
             Method::AliasFMomentumGradStart => "r1-alias-f-momentum",
             Method::AliasFMomentumPolyak => "r3-alias-f-momentum",
             Method::AliasFMomentumPolyakCosine => "r4-alias-f-momentum-cosine",
+            Method::DistanceSign => "r5-distance-sign",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -431,6 +435,10 @@ pub fn run_method(
             let mut opt = GradientScaledStart::new(cfg, &[d])?
                 .with_polyak_bound()
                 .with_horizon(t)?;
+            (simple(&mut opt)?, t, 0, None)
+        }
+        Method::DistanceSign => {
+            let mut opt = DistanceSign::new(DistanceSignConfig::default(), &[d])?;
             (simple(&mut opt)?, t, 0, None)
         }
         Method::AliasSignOnly => {
