@@ -78,13 +78,15 @@ pub enum Method {
     AliasFMomentumPolyakCosine,
     /// Research R5 (issue 15): Lion-style sign momentum scaled by an ℓ∞ distance estimate.
     DistanceSign,
+    /// Research R5b: R5 with `d / sqrt(t + 1)`.
+    DistanceSignSqrt,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 18] = [
+    pub const ALL: [Method; 19] = [
         Method::SignSgdTuned,
         Method::SignSgdTunedCosine,
         Method::Sos,
@@ -100,6 +102,7 @@ impl Method {
         Method::AliasFMomentumPolyak,
         Method::AliasFMomentumPolyakCosine,
         Method::DistanceSign,
+        Method::DistanceSignSqrt,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -122,6 +125,7 @@ impl Method {
             Method::AliasFMomentumPolyak => "r3-alias-f-momentum",
             Method::AliasFMomentumPolyakCosine => "r4-alias-f-momentum-cosine",
             Method::DistanceSign => "r5-distance-sign",
+            Method::DistanceSignSqrt => "r5b-distance-sign-sqrt",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -440,6 +444,13 @@ pub fn run_method(
         Method::DistanceSign => {
             let mut opt = DistanceSign::new(DistanceSignConfig::default(), &[d])?;
             (simple(&mut opt)?, t, 0, None)
+        }
+        Method::DistanceSignSqrt => {
+            let cfg = DistanceSignConfig {
+                inverse_sqrt_decay: true,
+                ..Default::default()
+            };
+            (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
         }
         Method::AliasSignOnly => {
             let cfg = AliasConfig {

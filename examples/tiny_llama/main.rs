@@ -203,6 +203,16 @@ fn methods(steps: usize) -> Vec<MethodSpec> {
         });
     }
     out.push(MethodSpec {
+        name: "r5b-distance-sqrt".into(),
+        family: "R5b: R5 with d/sqrt(t+1) (research)",
+        lr: None,
+        anytime: false,
+        build: boxed::<DistanceSign<f32>>(DistanceSignConfig {
+            inverse_sqrt_decay: true,
+            ..Default::default()
+        }),
+    });
+    out.push(MethodSpec {
         name: "alias-adam".into(),
         family: "ALIAS-Adam",
         lr: None,

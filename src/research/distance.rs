@@ -26,6 +26,10 @@ pub struct DistanceSignConfig {
     pub d0: f64,
     /// Optional bound on the growth of `d` per step, `d_{k+1} ≤ growth · d_k` (default none).
     pub growth_limit: Option<f64>,
+    /// **R5b**: apply `η_k d_k / sqrt(k + 1)` instead of `η_k d_k` (default off). Since `d`
+    /// estimates the distance `D_∞` itself, this is the `D/sqrt(T)` scaling of normalised
+    /// (sign) descent on convex problems, where plain R5 ends oscillating at the scale of `D`.
+    pub inverse_sqrt_decay: bool,
 }
 
 impl Default for DistanceSignConfig {
@@ -36,6 +40,7 @@ impl Default for DistanceSignConfig {
             beta2: 0.99,
             d0: 1e-6,
             growth_limit: None,
+            inverse_sqrt_decay: false,
         }
     }
 }
@@ -186,7 +191,11 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         let f = F::from_f64;
         let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
         let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d));
-        let gamma = c.lr * d;
+        let gamma = if c.inverse_sqrt_decay {
+            c.lr * d / ((k + 1) as f64).sqrt()
+        } else {
+            c.lr * d
+        };
         let step = f(gamma);
         let (mut dot, mut m_l1) = (0.0_f64, 0.0_f64);
         for (t, (x, g)) in params.iter_mut().zip(grads).enumerate() {
