@@ -322,6 +322,24 @@ mod tests {
         assert_eq!(o.steps_taken(), 4);
     }
 
+    /// R5b divides step k's stepsize by sqrt(k + 1); the estimator is unchanged (same d̂ as R5).
+    #[test]
+    fn inverse_sqrt_decay_scales_the_step() {
+        let cfg = DistanceSignConfig {
+            inverse_sqrt_decay: true,
+            ..config()
+        };
+        let mut o = DistanceSign::<f64>::new(cfg, &[2]).unwrap();
+        let mut x = [1.0, -2.0];
+        assert_eq!(
+            o.step_flat(&mut x, &[2.0, -1.0], None).unwrap().stepsize,
+            0.1
+        );
+        let r = o.step_flat(&mut x, &[3.0, -1.0], None).unwrap();
+        assert_eq!(r.stepsize, 0.1 / 2f64.sqrt());
+        assert!((x[0] - (0.9 - 0.1 / 2f64.sqrt())).abs() < 1e-15);
+    }
+
     #[test]
     fn failed_step_changes_nothing() {
         let mut o = DistanceSign::<f64>::new(config(), &[2]).unwrap();
