@@ -32,7 +32,7 @@ usage: reproduce [--quick] [--steps T] [--datasets a,b] [--methods m,n] [--losse
                alias-sign-only alias-adam
                prodigy adamw-tuned; research: r1-alias-d r1-alias-f r1-alias-momentum
                r1-alias-f-momentum r3-alias-f-momentum r4-alias-f-momentum-cosine
-               r5-distance-sign r5b-distance-sign-sqrt";
+               r5-distance-sign r5b-distance-sign-sqrt r5c-distance-sign-cosine";
 
 impl Options {
     /// Parses the command line (without the program name).

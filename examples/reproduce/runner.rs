@@ -80,13 +80,15 @@ pub enum Method {
     DistanceSign,
     /// Research R5b: R5 with `d / sqrt(t + 1)`.
     DistanceSignSqrt,
+    /// Research R5c: R5 with cosine decay over the horizon (the LLaMA harness's one schedule).
+    DistanceSignCosine,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 19] = [
+    pub const ALL: [Method; 20] = [
         Method::SignSgdTuned,
         Method::SignSgdTunedCosine,
         Method::Sos,
@@ -103,6 +105,7 @@ impl Method {
         Method::AliasFMomentumPolyakCosine,
         Method::DistanceSign,
         Method::DistanceSignSqrt,
+        Method::DistanceSignCosine,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -126,6 +129,7 @@ impl Method {
             Method::AliasFMomentumPolyakCosine => "r4-alias-f-momentum-cosine",
             Method::DistanceSign => "r5-distance-sign",
             Method::DistanceSignSqrt => "r5b-distance-sign-sqrt",
+            Method::DistanceSignCosine => "r5c-distance-sign-cosine",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -448,6 +452,13 @@ pub fn run_method(
         Method::DistanceSignSqrt => {
             let cfg = DistanceSignConfig {
                 inverse_sqrt_decay: true,
+                ..Default::default()
+            };
+            (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
+        }
+        Method::DistanceSignCosine => {
+            let cfg = DistanceSignConfig {
+                schedule: Schedule::Cosine { total_steps: t },
                 ..Default::default()
             };
             (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)

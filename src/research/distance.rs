@@ -30,6 +30,11 @@ pub struct DistanceSignConfig {
     /// estimates the distance `D_∞` itself, this is the `D/sqrt(T)` scaling of normalised
     /// (sign) descent on convex problems, where plain R5 ends oscillating at the scale of `D`.
     pub inverse_sqrt_decay: bool,
+    /// **R5c**: a multiplier on the stepsize per step, `γ_k = η_k · schedule(k) · d_k` (default
+    /// constant). The reproduction uses `Schedule::Cosine { total_steps: T }`, the one schedule
+    /// the tiny-LLaMA harness also gives every method; the candle adapter leaves it constant
+    /// and sets `η_k` instead.
+    pub schedule: crate::Schedule,
 }
 
 impl Default for DistanceSignConfig {
@@ -41,6 +46,7 @@ impl Default for DistanceSignConfig {
             d0: 1e-6,
             growth_limit: None,
             inverse_sqrt_decay: false,
+            schedule: crate::Schedule::Constant,
         }
     }
 }
@@ -55,7 +61,7 @@ impl DistanceSignConfig {
         if let Some(g) = self.growth_limit {
             check_range(OWNER, "growth_limit", g, g >= 1.0, "a finite number >= 1")?;
         }
-        Ok(())
+        self.schedule.validate(OWNER)
     }
 }
 
@@ -196,10 +202,11 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         let f = F::from_f64;
         let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
         let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d));
+        let lr = c.lr * c.schedule.factor(k);
         let gamma = if c.inverse_sqrt_decay {
-            c.lr * d / ((k + 1) as f64).sqrt()
+            lr * d / ((k + 1) as f64).sqrt()
         } else {
-            c.lr * d
+            lr * d
         };
         let step = f(gamma);
         let (mut dot, mut m_l1) = (0.0_f64, 0.0_f64);
