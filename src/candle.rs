@@ -73,6 +73,7 @@ mod sealed {
     impl<F: crate::Float> Sealed for crate::Prodigy<F> {}
     impl<F: crate::Float> Sealed for crate::AdamW<F> {}
     impl<F: crate::Float> Sealed for crate::research::GradientScaledStart<F> {}
+    impl<F: crate::Float> Sealed for crate::research::DistanceSign<F> {}
 }
 
 /// The float types whose candle storage the adapter can update in place (`f32`, `f64`).
@@ -168,6 +169,16 @@ impl<F: CandleFloat> Method<F> for crate::research::GradientScaledStart<F> {
     /// `base` is the configuration this optimizer was built from, which it keeps.
     fn scale_lr(&mut self, _base: &Self::Config, multiplier: f64) {
         self.set_lr_multiplier(multiplier);
+    }
+}
+
+impl<F: CandleFloat> Method<F> for crate::research::DistanceSign<F> {
+    type Config = crate::research::DistanceSignConfig;
+    fn build(config: &Self::Config, layout: &[usize]) -> Result<Self> {
+        Self::new(config.clone(), layout)
+    }
+    fn scale_lr(&mut self, base: &Self::Config, multiplier: f64) {
+        self.set_lr(base.lr * multiplier);
     }
 }
 

@@ -84,6 +84,18 @@ pub enum Estimators {
         /// `d̂_{k+1} = r_{k+1} / ‖s_{k+1}‖_1`, this step's new estimate.
         d_hat: f64,
     },
+    /// A distance estimate in the ℓ∞ geometry of sign descent
+    /// ([`crate::research::DistanceSign`], R5).
+    Distance {
+        /// `d_k`, the estimate this step used (the stepsize is `η_k d_k`).
+        d: f64,
+        /// `d̂ = N / ‖m‖_1`, this step's new estimate (`d_{k+1} = max(d_k, d̂)`).
+        d_hat: f64,
+        /// `N`, the EMA of `d_j ⟨g_j, x_0 − x_j⟩` after this step.
+        numerator: f64,
+        /// `‖m‖_1`, the ℓ1 norm of the `d`-weighted momentum after this step.
+        denominator: f64,
+    },
     /// ALIAS's running estimators after this step's update (spec section 2).
     Alias {
         /// Which rule produced the stepsize.

@@ -1,6 +1,10 @@
 //! Ideas beyond the paper (issue "Beyond the paper"), each behind its own type so the
 //! paper-exact methods stay unchanged. Results and verdicts are in `docs/RESEARCH.md`.
 
+mod distance;
+
+pub use distance::{DistanceSign, DistanceSignConfig, DistanceSignState};
+
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::scalar;

@@ -31,7 +31,8 @@ usage: reproduce [--quick] [--steps T] [--datasets a,b] [--methods m,n] [--losse
   methods      sign-sgd-tuned sign-sgd-tuned-cosine sos alias-d alias-f alias-momentum alias-d-same-sample
                alias-sign-only alias-adam
                prodigy adamw-tuned; research: r1-alias-d r1-alias-f r1-alias-momentum
-               r1-alias-f-momentum r3-alias-f-momentum r4-alias-f-momentum-cosine";
+               r1-alias-f-momentum r3-alias-f-momentum r4-alias-f-momentum-cosine
+               r5-distance-sign r5b-distance-sign-sqrt r5c-distance-sign-cosine";
 
 impl Options {
     /// Parses the command line (without the program name).

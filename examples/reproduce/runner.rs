@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use signfree::research::GradientScaledStart;
+use signfree::research::{DistanceSign, DistanceSignConfig, GradientScaledStart};
 use signfree::{
     AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
     CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
@@ -76,13 +76,19 @@ pub enum Method {
     AliasFMomentumPolyak,
     /// Research R4: R3 with cosine decay over the known horizon.
     AliasFMomentumPolyakCosine,
+    /// Research R5 (issue 15): Lion-style sign momentum scaled by an ℓ∞ distance estimate.
+    DistanceSign,
+    /// Research R5b: R5 with `d / sqrt(t + 1)`.
+    DistanceSignSqrt,
+    /// Research R5c: R5 with cosine decay over the horizon (the LLaMA harness's one schedule).
+    DistanceSignCosine,
     AliasAdam,
     Prodigy,
     AdamWTuned,
 }
 
 impl Method {
-    pub const ALL: [Method; 17] = [
+    pub const ALL: [Method; 20] = [
         Method::SignSgdTuned,
         Method::SignSgdTunedCosine,
         Method::Sos,
@@ -97,6 +103,9 @@ impl Method {
         Method::AliasFMomentumGradStart,
         Method::AliasFMomentumPolyak,
         Method::AliasFMomentumPolyakCosine,
+        Method::DistanceSign,
+        Method::DistanceSignSqrt,
+        Method::DistanceSignCosine,
         Method::AliasAdam,
         Method::Prodigy,
         Method::AdamWTuned,
@@ -118,6 +127,9 @@ impl Method {
             Method::AliasFMomentumGradStart => "r1-alias-f-momentum",
             Method::AliasFMomentumPolyak => "r3-alias-f-momentum",
             Method::AliasFMomentumPolyakCosine => "r4-alias-f-momentum-cosine",
+            Method::DistanceSign => "r5-distance-sign",
+            Method::DistanceSignSqrt => "r5b-distance-sign-sqrt",
+            Method::DistanceSignCosine => "r5c-distance-sign-cosine",
             Method::AliasAdam => "alias-adam",
             Method::Prodigy => "prodigy",
             Method::AdamWTuned => "adamw-tuned",
@@ -432,6 +444,24 @@ pub fn run_method(
                 .with_polyak_bound()
                 .with_horizon(t)?;
             (simple(&mut opt)?, t, 0, None)
+        }
+        Method::DistanceSign => {
+            let mut opt = DistanceSign::new(DistanceSignConfig::default(), &[d])?;
+            (simple(&mut opt)?, t, 0, None)
+        }
+        Method::DistanceSignSqrt => {
+            let cfg = DistanceSignConfig {
+                inverse_sqrt_decay: true,
+                ..Default::default()
+            };
+            (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
+        }
+        Method::DistanceSignCosine => {
+            let cfg = DistanceSignConfig {
+                schedule: Schedule::Cosine { total_steps: t },
+                ..Default::default()
+            };
+            (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
         }
         Method::AliasSignOnly => {
             let cfg = AliasConfig {

@@ -8,10 +8,14 @@
 //! cargo run --release --features candle --example tiny_llama -- --quick # ≈ 25 s smoke run
 //! ```
 //! Options: `--steps N`, `--out DIR` (default `results/tiny_llama[_quick]`), `--only a,b`
-//! (method names as in the table), `--replot` (redraw the figure from `DIR/curves.csv`).
+//! (method names as in the table), `--replot` (redraw the figures from `DIR/curves.csv`),
+//! `--width N --layers N` (model size; the SwiGLU width follows as 2.75 × width), `--seed N`
+//! (initial weights and batches).
 //!
 //! Writes `curves.csv` (method, step, train loss, validation loss when evaluated, multiplier,
-//! stepsize), `summary.md` (the final table) and `loss.png`/`loss.svg`.
+//! stepsize, and the method's estimators when it has them: `d`/`d_hat` for Prodigy and R5,
+//! `smoothness_sum` for ALIAS), `summary.md` (the final table), `loss.png`/`loss.svg` and
+//! `stepsize.png`/`stepsize.svg` (the applied `γ_t` per method, log scale).
 
 mod model;
 // The reproduction's figure module; this example draws only linear axes.
@@ -29,18 +33,49 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use signfree::candle::{CandleOptimizer, Method};
-use signfree::research::{GradientScaledStart, GradientScaledStartConfig};
-use signfree::{AdamWConfig, AliasAdamConfig, AliasConfig, ProdigyConfig, Schedule, SignSgdConfig};
+use signfree::research::{
+    DistanceSign, DistanceSignConfig, GradientScaledStart, GradientScaledStartConfig,
+};
+use signfree::{
+    AdamWConfig, AliasAdamConfig, AliasConfig, Estimators, ProdigyConfig, Schedule, SignSgdConfig,
+    StepReport,
+};
 
 use model::{Config, Llama};
 
 const SEED: u64 = 20_250_603;
 
+/// What one step reports to the log: the stepsize and the method's estimators, if any.
+#[derive(Clone, Copy, Default)]
+struct StepLog {
+    stepsize: f64,
+    d: Option<f64>,
+    d_hat: Option<f64>,
+    smoothness_sum: Option<f64>,
+}
+
+impl StepLog {
+    fn from_report(r: &StepReport) -> Self {
+        let mut log = StepLog {
+            stepsize: r.stepsize,
+            ..Default::default()
+        };
+        match r.estimators {
+            Estimators::Prodigy { d, d_hat } | Estimators::Distance { d, d_hat, .. } => {
+                (log.d, log.d_hat) = (Some(d), Some(d_hat));
+            }
+            Estimators::Alias { smoothness_sum, .. } => log.smoothness_sum = Some(smoothness_sum),
+            _ => {}
+        }
+        log
+    }
+}
+
 /// A method the comparison runs, type-erased over the adapter's inner optimizer.
 trait Trainer {
     fn set_multiplier(&mut self, m: f64);
-    /// Backward + step; returns the applied stepsize.
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<f64>;
+    /// Backward + step; returns the applied stepsize and the estimators.
+    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepLog>;
     fn state_bytes(&self) -> f64;
 }
 
@@ -48,9 +83,12 @@ impl<O: Method<f32>> Trainer for CandleOptimizer<f32, O> {
     fn set_multiplier(&mut self, m: f64) {
         self.set_learning_rate(m);
     }
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<f64> {
+    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepLog> {
         self.backward_step(loss)?;
-        Ok(self.last_report().map_or(0.0, |r| r.stepsize))
+        Ok(self
+            .last_report()
+            .map(StepLog::from_report)
+            .unwrap_or_default())
     }
     fn state_bytes(&self) -> f64 {
         CandleOptimizer::state_bytes(self)
@@ -64,6 +102,8 @@ struct MethodSpec {
     family: &'static str,
     /// The tuned learning rate, `None` for the untuned methods.
     lr: Option<f64>,
+    /// Anytime row: no multiplier (constant 1), so no warm-up and no horizon.
+    anytime: bool,
     build: Build,
 }
 
@@ -90,6 +130,7 @@ fn methods(steps: usize) -> Vec<MethodSpec> {
             name: format!("adamw-{lr:.0e}"),
             family: "AdamW (tuned)",
             lr: Some(lr),
+            anytime: false,
             build: boxed::<signfree::AdamW<f32>>(config),
         });
     }
@@ -103,6 +144,7 @@ fn methods(steps: usize) -> Vec<MethodSpec> {
             name: format!("signum-{lr:.0e}"),
             family: "Signum (tuned)",
             lr: Some(lr),
+            anytime: false,
             build: boxed::<signfree::SignSgd<f32>>(config),
         });
     }
@@ -110,12 +152,14 @@ fn methods(steps: usize) -> Vec<MethodSpec> {
         name: "prodigy".into(),
         family: "Prodigy",
         lr: None,
+        anytime: false,
         build: boxed::<signfree::Prodigy<f32>>(ProdigyConfig::default()),
     });
     out.push(MethodSpec {
         name: "alias".into(),
         family: "ALIAS Sign-SGD",
         lr: None,
+        anytime: false,
         build: boxed::<signfree::AliasSignSgd<f32>>(AliasConfig::default()),
     });
     // Research (issue "Beyond the paper", docs/RESEARCH.md): R3 is the gradient-scaled start
@@ -129,6 +173,7 @@ fn methods(steps: usize) -> Vec<MethodSpec> {
             name: name.into(),
             family,
             lr: None,
+            anytime: false,
             build: boxed::<GradientScaledStart<f32>>(GradientScaledStartConfig {
                 alias: AliasConfig {
                     momentum: Some(0.9),
@@ -139,16 +184,48 @@ fn methods(steps: usize) -> Vec<MethodSpec> {
             }),
         });
     }
+    // R5 (issue 15, docs/RESEARCH.md): sign momentum scaled by an ℓ∞ distance estimate, no
+    // learning rate; once under the common multiplier, once as an anytime row without one.
+    for (name, family, anytime) in [
+        ("r5-distance", "R5 distance-scaled sign (research)", false),
+        (
+            "r5-distance-anytime",
+            "R5 anytime: no multiplier (research)",
+            true,
+        ),
+    ] {
+        out.push(MethodSpec {
+            name: name.into(),
+            family,
+            lr: None,
+            anytime,
+            build: boxed::<DistanceSign<f32>>(DistanceSignConfig::default()),
+        });
+    }
+    out.push(MethodSpec {
+        name: "r5b-distance-sqrt".into(),
+        family: "R5b: R5 with d/sqrt(t+1) (research)",
+        lr: None,
+        anytime: false,
+        build: boxed::<DistanceSign<f32>>(DistanceSignConfig {
+            inverse_sqrt_decay: true,
+            ..Default::default()
+        }),
+    });
     out.push(MethodSpec {
         name: "alias-adam".into(),
         family: "ALIAS-Adam",
         lr: None,
+        anytime: false,
         build: boxed::<signfree::AliasAdam<f32>>(AliasAdamConfig::default()),
     });
     out
 }
 
 struct Options {
+    width: Option<usize>,
+    layers: Option<usize>,
+    seed: u64,
     quick: bool,
     replot: bool,
     steps: usize,
@@ -160,6 +237,10 @@ fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let (mut quick, mut steps, mut out, mut only) = (false, None, None, None);
     let mut replot = false;
+    let (mut width, mut layers, mut seed) = (None, None, SEED);
+    let count = |name: &str, v: String| -> Result<usize, String> {
+        v.parse().map_err(|_| format!("{name}: not a count: {v}"))
+    };
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
@@ -172,11 +253,15 @@ fn parse_args() -> Result<Options, String> {
                         .map_err(|_| format!("--steps: not a count: {v}"))?,
                 );
             }
+            "--width" => width = Some(count("--width", value("--width")?)?),
+            "--layers" => layers = Some(count("--layers", value("--layers")?)?),
+            "--seed" => seed = count("--seed", value("--seed")?)? as u64,
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--only" => only = Some(value("--only")?.split(',').map(String::from).collect()),
             "-h" | "--help" => {
                 return Err(
-                    "usage: tiny_llama [--quick] [--steps N] [--out DIR] [--only a,b] [--replot]"
+                    "usage: tiny_llama [--quick] [--steps N] [--out DIR] [--only a,b] [--replot] \
+                     [--width N] [--layers N] [--seed N]"
                         .into(),
                 );
             }
@@ -195,6 +280,9 @@ fn parse_args() -> Result<Options, String> {
         })
     });
     Ok(Options {
+        width,
+        layers,
+        seed,
         quick,
         replot,
         steps,
@@ -245,8 +333,8 @@ fn batch(data: &[u32], offsets: &[usize], context: usize) -> candle_core::Result
 
 struct Run {
     spec_index: usize,
-    /// (step, train loss before the step, multiplier, stepsize)
-    train: Vec<(usize, f64, f64, f64)>,
+    /// (step, train loss before the step, multiplier, what the step reported)
+    train: Vec<(usize, f64, f64, StepLog)>,
     /// (step, validation loss at the point *before* that step; `steps` = final point)
     val: Vec<(usize, f64)>,
     seconds: f64,
@@ -267,14 +355,16 @@ fn run() -> Result<(), String> {
         return replot(&o);
     }
     let corpus = load_corpus()?;
+    let dim = o.width.unwrap_or(if o.quick { 64 } else { 128 });
     let config = Config {
         vocab: corpus.vocab.len(),
-        dim: if o.quick { 64 } else { 128 },
-        layers: if o.quick { 4 } else { 6 },
+        dim,
+        layers: o.layers.unwrap_or(if o.quick { 4 } else { 6 }),
         heads: 4,
-        hidden: if o.quick { 176 } else { 352 },
+        hidden: dim * 11 / 4,
         context: 64,
     };
+    let seed = o.seed;
     let batch_size = if o.quick { 8 } else { 16 };
     // Reference points: a uniform guess, and a unigram model (add-one training frequencies).
     let mut counts = vec![1.0f64; corpus.vocab.len()];
@@ -295,7 +385,7 @@ fn run() -> Result<(), String> {
     println!("{baselines}");
     let eval_every = (o.steps / 24).max(1);
     let e = |e: candle_core::Error| e.to_string();
-    let n_params: usize = Llama::new(config, SEED, &Device::Cpu)
+    let n_params: usize = Llama::new(config, seed, &Device::Cpu)
         .map_err(e)?
         .vars()
         .iter()
@@ -317,7 +407,7 @@ fn run() -> Result<(), String> {
     );
 
     // The same batches for every method.
-    let mut rng = StdRng::seed_from_u64(SEED);
+    let mut rng = StdRng::seed_from_u64(seed);
     let limit = corpus.train.len() - config.context - 1;
     let schedule_batches: Vec<Vec<usize>> = (0..o.steps)
         .map(|_| {
@@ -360,7 +450,7 @@ fn run() -> Result<(), String> {
 
     let mut runs = Vec::with_capacity(specs.len());
     for (index, spec) in specs.iter().enumerate() {
-        let model = Llama::new(config, SEED, &Device::Cpu).map_err(e)?;
+        let model = Llama::new(config, seed, &Device::Cpu).map_err(e)?;
         let mut opt = (spec.build)(model.vars()).map_err(e)?;
         let bar = ProgressBar::new(o.steps as u64)
             .with_style(style.clone())
@@ -390,10 +480,14 @@ fn run() -> Result<(), String> {
             let (x, y) = batch(&corpus.train, offsets, config.context).map_err(e)?;
             let loss = model.loss(&x, &y).map_err(e)?;
             let value = loss.to_scalar::<f32>().map_err(e)? as f64;
-            let m = schedule.factor(t as u64);
+            let m = if spec.anytime {
+                1.0
+            } else {
+                schedule.factor(t as u64)
+            };
             opt.set_multiplier(m);
             match opt.step(&loss) {
-                Ok(stepsize) => run.train.push((t, value, m, stepsize)),
+                Ok(log) => run.train.push((t, value, m, log)),
                 // A NaN/infinite loss or gradient ends this run as diverged; anything else is
                 // a bug worth stopping for.
                 Err(err) if err.to_string().contains("non-finite") => {
@@ -430,19 +524,23 @@ fn run() -> Result<(), String> {
     std::fs::write(&path, &summary).map_err(|err| format!("{}: {err}", path.display()))?;
     plot::register_font()?;
     plot::save(&figure_series(&specs, &runs), &o.out.join("loss"))?;
+    plot::save(&stepsize_figure(&specs, &runs), &o.out.join("stepsize"))?;
     println!(
-        "wrote {}/{{curves.csv,summary.md,loss.png,loss.svg}}",
+        "wrote {}/{{curves.csv,summary.md,loss.png,loss.svg,stepsize.png,stepsize.svg}}",
         o.out.display()
     );
     Ok(())
 }
 
 fn write_csv(o: &Options, specs: &[MethodSpec], runs: &[Run]) -> Result<(), String> {
-    let mut csv = String::from("method,step,train_loss,val_loss,multiplier,stepsize\n");
+    let mut csv = String::from(
+        "method,step,train_loss,val_loss,multiplier,stepsize,d,d_hat,smoothness_sum\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6e}"));
     for run in runs {
         let name = &specs[run.spec_index].name;
         let mut val = run.val.iter().peekable();
-        for &(t, loss, m, gamma) in &run.train {
+        for &(t, loss, m, log) in &run.train {
             let v = match val.peek() {
                 Some(&&(s, v)) if s == t => {
                     val.next();
@@ -450,10 +548,18 @@ fn write_csv(o: &Options, specs: &[MethodSpec], runs: &[Run]) -> Result<(), Stri
                 }
                 _ => String::new(),
             };
-            writeln!(csv, "{name},{t},{loss:.6},{v},{m:.6},{gamma:.6e}").expect("string");
+            writeln!(
+                csv,
+                "{name},{t},{loss:.6},{v},{m:.6},{:.6e},{},{},{}",
+                log.stepsize,
+                opt(log.d),
+                opt(log.d_hat),
+                opt(log.smoothness_sum)
+            )
+            .expect("string");
         }
         for &(s, v) in val {
-            writeln!(csv, "{name},{s},,{v:.6},,").expect("string");
+            writeln!(csv, "{name},{s},,{v:.6},,,,,").expect("string");
         }
     }
     let path = o.out.join("curves.csv");
@@ -497,11 +603,10 @@ fn summary(
     context: usize,
 ) -> String {
     let mut s = String::new();
-    let command = if o.quick {
-        "cargo run --release --features candle --example tiny_llama -- --quick".to_string()
-    } else {
-        "cargo run --release --features candle --example tiny_llama".to_string()
-    };
+    let command = format!(
+        "cargo run --release --features candle --example tiny_llama -- {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    );
     writeln!(
         s,
         "Tiny LLaMA on tiny Shakespeare: {n_params} parameters, {} steps of batch {batch_size} × \
@@ -585,6 +690,39 @@ fn figure_series(specs: &[MethodSpec], runs: &[Run]) -> plot::Figure<'static> {
     }
 }
 
+/// The applied stepsize `γ_t` of every run in the figure (log scale).
+fn stepsize_figure(specs: &[MethodSpec], runs: &[Run]) -> plot::Figure<'static> {
+    let series = finalists(specs, runs)
+        .iter()
+        .map(|run| {
+            let spec = &specs[run.spec_index];
+            plot::Series {
+                label: match spec.lr {
+                    Some(lr) => format!("{} lr {lr:.0e}", spec.family),
+                    None => spec.family.to_string(),
+                },
+                points: run
+                    .train
+                    .iter()
+                    .map(|r| (r.0 as f64, r.3.stepsize))
+                    .collect(),
+            }
+        })
+        .collect();
+    plot::Figure {
+        title: "Tiny LLaMA: applied stepsize γ_t (multiplier included)",
+        x_label: "step",
+        y_label: "γ_t (log scale)",
+        y_axis: plot::YAxis::Log,
+        panels: vec![plot::Panel {
+            title:
+                "stepsize per step; Adam-type methods: their lr·d before the per-coordinate scaling"
+                    .into(),
+            series,
+        }],
+    }
+}
+
 /// Redraws the figure from a previous run's `curves.csv` (diverged runs end early there).
 fn replot(o: &Options) -> Result<(), String> {
     let path = o.out.join("curves.csv");
@@ -594,7 +732,7 @@ fn replot(o: &Options) -> Result<(), String> {
     for (line_no, line) in text.lines().enumerate().skip(1) {
         let bad = || format!("{}:{}: malformed row", path.display(), line_no + 1);
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 6 {
+        if f.len() != 6 && f.len() != 9 {
             return Err(bad());
         }
         let index = specs.iter().position(|m| m.name == f[0]).ok_or_else(|| {
@@ -619,7 +757,17 @@ fn replot(o: &Options) -> Result<(), String> {
         let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
         let step: usize = f[1].parse().map_err(|_| bad())?;
         if !f[2].is_empty() {
-            run.train.push((step, num(f[2])?, num(f[4])?, num(f[5])?));
+            let opt = |i: usize| match f.get(i) {
+                Some(s) if !s.is_empty() => num(s).map(Some),
+                _ => Ok(None),
+            };
+            let log = StepLog {
+                stepsize: num(f[5])?,
+                d: opt(6)?,
+                d_hat: opt(7)?,
+                smoothness_sum: opt(8)?,
+            };
+            run.train.push((step, num(f[2])?, num(f[4])?, log));
         }
         if !f[3].is_empty() {
             run.val.push((step, num(f[3])?));
@@ -627,6 +775,7 @@ fn replot(o: &Options) -> Result<(), String> {
     }
     plot::register_font()?;
     plot::save(&figure_series(&specs, &runs), &o.out.join("loss"))?;
-    println!("wrote {}/loss.{{png,svg}}", o.out.display());
+    plot::save(&stepsize_figure(&specs, &runs), &o.out.join("stepsize"))?;
+    println!("wrote {}/{{loss,stepsize}}.{{png,svg}}", o.out.display());
     Ok(())
 }
