@@ -147,7 +147,12 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
                 {
                     l0 = l0.max(g_l1 * g_l1 / f0);
                 }
-                config.rule.initial_smoothness = Some(l0);
+                // Extreme gradients: ‖g‖_1 (or its square) overflowing is a step error; an L_0
+                // that underflows to 0 (subnormal gradients) leaves the probe start.
+                crate::optimizer::check_step_value(0, "gradient-scaled L_0", l0, f64::MAX)?;
+                if l0 > 0.0 {
+                    config.rule.initial_smoothness = Some(l0);
+                }
             }
             let mut inner = AliasSignSgd::new(config, &self.layout)?;
             Self::set_stepsizes(&self.config, self.lr_multiplier, self.horizon, &mut inner);

@@ -985,3 +985,22 @@ fn absurd_thread_counts_are_capped() {
     o.step_flat(&mut x, &g, None).unwrap();
     assert!(x.iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn research_starts_refuse_extreme_gradients_with_step_errors() {
+    use signfree::research::GradientScaledStart;
+    // Was: InvalidParameter (initial_smoothness = inf or 0) out of `step`.
+    let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
+    let mut x = [0.0, 0.0];
+    let e = o.step_flat(&mut x, &[1e308, 1e308], Some(1.0)).unwrap_err();
+    assert!(matches!(e, Error::StepOutOfRange { .. }), "{e}");
+    assert_eq!((x, o.steps_taken()), ([0.0; 2], 0));
+    let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[1]).unwrap();
+    let mut x = [2.0];
+    let r = o.step_flat(&mut x, &[f64::from_bits(1)], Some(1.0));
+    assert!(
+        r.is_ok() || matches!(r, Err(Error::StepOutOfRange { .. })),
+        "{r:?}"
+    );
+    assert!(x[0].is_finite());
+}

@@ -4,8 +4,10 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, scalar};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_range, check_step_inputs,
+    Estimators, Optimizer, Stateful, StepReport, check_fits, check_gradients, check_layout,
+    check_range, check_step_shapes, check_step_value,
 };
+use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistanceSign";
 
@@ -98,7 +100,7 @@ pub struct DistanceSignState<F> {
 /// # Why it should work
 ///
 /// Sign descent is steepest descent for the ℓ∞ norm, whose dual is ℓ1, and its ideal constant
-/// stepsize scales with the ℓ∞ distance `D = ‖x_0 − x*‖_∞` (spec section 0). D-Adaptation's
+/// stepsize scales with the ℓ∞ distance `D = ‖x_0 − x*‖_∞` (`docs/ALGORITHMS.md` §0). D-Adaptation's
 /// argument carries over to this pair of norms with *any* non-negative weights `w_j`: for convex
 /// `f`, `⟨g_j, x_j − x*⟩ ≥ f(x_j) − f* ≥ 0`, hence
 /// `Σ w_j ⟨g_j, x_0 − x_j⟩ ≤ Σ w_j ⟨g_j, x_0 − x*⟩ = ⟨Σ w_j g_j, x_0 − x*⟩ ≤ ‖Σ w_j g_j‖_1 · D`,
@@ -160,6 +162,8 @@ impl<F: Float> DistanceSign<F> {
     /// Validates `config` and allocates the two buffers (zeros).
     pub fn new(config: DistanceSignConfig, layout: &[usize]) -> Result<Self> {
         config.validate()?;
+        check_fits::<F>(OWNER, "d0", config.d0)?;
+        check_layout::<F>(OWNER, layout)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect();
         Ok(Self {
             state: DistanceSignState {
@@ -194,11 +198,23 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         let k = self.state.step;
-        check_step_inputs(&self.layout, params, grads, loss, k)?;
+        check_step_shapes(&self.layout, params, grads, loss, k)?;
+        let largest = check_gradients(grads, k)?;
         let c = &self.config;
-        check_range(OWNER, "lr", c.lr, c.lr >= 0.0, "a finite number >= 0")?;
+        // The outer multiplier is set after construction (candle's `set_learning_rate`), so it
+        // is checked here; like every other range check of a step, a failure changes nothing.
+        if c.lr.is_nan() || c.lr < 0.0 {
+            return Err(Error::StepOutOfRange {
+                step: k,
+                quantity: "DistanceSign outer multiplier η (must be >= 0)",
+                value: c.lr,
+                limit: F::MAX / 2.0,
+            });
+        }
+        let d = self.state.d;
+        // m is a running average of d·g and x, z move by γ: keep both within F.
+        check_step_value(k, "DistanceSign d·|g|", d * largest, F::MAX / 4.0)?;
         let st = &mut self.state;
-        let d = st.d;
         let f = F::from_f64;
         let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
         let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d));
@@ -208,6 +224,7 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         } else {
             lr * d
         };
+        check_step_value(k, "DistanceSign stepsize", gamma, F::MAX / 2.0)?;
         let step = f(gamma);
         let (mut dot, mut m_l1) = (0.0_f64, 0.0_f64);
         for (t, (x, g)) in params.iter_mut().zip(grads).enumerate() {
@@ -222,9 +239,15 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
                 z[i] = z[i] + step * u;
             }
         }
-        st.numerator = c.beta2 * st.numerator + (1.0 - c.beta2) * d * dot;
+        // The f64 sums can only overflow for f64 parameters near f64::MAX; the estimator then
+        // keeps its previous numerator and d (a documented saturation: non-finite values never
+        // enter the state).
+        let numerator = c.beta2 * st.numerator + (1.0 - c.beta2) * d * dot;
+        if numerator.is_finite() {
+            st.numerator = numerator;
+        }
         let d_hat = if m_l1 > 0.0 { st.numerator / m_l1 } else { 0.0 };
-        let mut next = d.max(d_hat);
+        let mut next = if d_hat.is_finite() { d.max(d_hat) } else { d };
         if let Some(growth) = c.growth_limit {
             next = next.min(growth * d);
         }
@@ -268,14 +291,12 @@ impl<F: Float> Stateful for DistanceSign<F> {
     }
 
     fn set_state(&mut self, state: DistanceSignState<F>) -> Result<()> {
-        let fits = |b: &Vec<Vec<F>>| {
-            b.len() == self.layout.len() && b.iter().zip(&self.layout).all(|(v, &n)| v.len() == n)
-        };
-        if !(fits(&state.momentum) && fits(&state.displacement)) {
-            return Err(Error::IncompatibleState {
-                reason: "buffers do not match the layout",
-            });
-        }
+        check_counter(state.step)?;
+        const SHAPE: &str = "buffers do not match the layout";
+        check_buffers(SHAPE, &self.layout, &state.momentum, true)?;
+        check_buffers(SHAPE, &self.layout, &state.displacement, true)?;
+        check_values("momentum must be finite", &state.momentum, false)?;
+        check_values("displacement must be finite", &state.displacement, false)?;
         if !(state.d.is_finite() && state.d > 0.0 && state.numerator.is_finite()) {
             return Err(Error::IncompatibleState {
                 reason: "d must be finite and > 0, the numerator finite",
