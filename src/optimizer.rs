@@ -96,7 +96,7 @@ pub enum Estimators {
         /// `‖m‖_1`, the ℓ1 norm of the `d`-weighted momentum after this step.
         denominator: f64,
     },
-    /// ALIAS's running estimators after this step's update (spec section 2).
+    /// ALIAS's running estimators after this step's update (`docs/ALGORITHMS.md` §2).
     Alias {
         /// Which rule produced the stepsize.
         phase: AliasPhase,
