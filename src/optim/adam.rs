@@ -96,21 +96,41 @@ pub(crate) fn adam_step<F: Float>(
     moved
 }
 
-/// One pass for ALIAS-Adam: `(‖g − prev‖_1, ⟨g, u⟩)` with `u` the direction of the current
-/// moments under `mo` (the gradient's finiteness is checked before).
+/// One pass for ALIAS-Adam: `‖g − prev‖_1`, `⟨g, u⟩` with `u` the direction of the current
+/// moments under `mo`, and the finiteness and largest magnitude of `g` (so the step's input
+/// checks need no pass of their own).
 pub(crate) fn adam_stats<F: Float>(
     g: &[F],
     prev: &[F],
     m: &[F],
     v: &[F],
     mo: &Moments<F>,
-) -> (f64, f64) {
-    let (mut diff, mut dot) = (0.0_f64, 0.0_f64);
+) -> GradStats {
+    let mut out = GradStats {
+        diff_l1: 0.0,
+        dot: 0.0,
+        largest: 0.0,
+        finite: true,
+    };
     for (((&gi, &pi), &mi), &vi) in g.iter().zip(prev).zip(m).zip(v) {
-        diff += (gi.to_f64() - pi.to_f64()).abs();
-        dot += gi.to_f64() * mo.direction(mi, vi).to_f64();
+        out.finite &= gi.is_finite();
+        out.largest = out.largest.max(gi.to_f64().abs());
+        out.diff_l1 += (gi.to_f64() - pi.to_f64()).abs();
+        out.dot += gi.to_f64() * mo.direction(mi, vi).to_f64();
     }
-    (diff, dot)
+    out
+}
+
+/// What [`adam_stats`] measures in its one pass over `g`.
+pub(crate) struct GradStats {
+    /// `‖g − prev‖_1`.
+    pub diff_l1: f64,
+    /// `⟨g, u⟩`.
+    pub dot: f64,
+    /// `max_i |g_i|` over the finite coordinates (meaningful when `finite`).
+    pub largest: f64,
+    /// Whether every coordinate is finite.
+    pub finite: bool,
 }
 
 /// Validates Adam's `β1`, `β2` and `ε` for `owner` and element type `F` (`ε` at least `F`'s

@@ -8,8 +8,8 @@ use crate::optim::adam::{
 };
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
 use crate::optimizer::{
-    Optimizer, Stateful, StepReport, adam_gradient_limit, check_gradient_limit, check_gradients,
-    check_layout, check_range, check_step_value,
+    Optimizer, Stateful, StepReport, adam_gradient_limit, check_finite, check_gradient_limit,
+    check_gradients, check_layout, check_range, check_step_value,
 };
 use crate::state::{check_buffers, check_counter, check_values};
 
@@ -181,27 +181,33 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
     ) -> Result<StepReport> {
         let t = self.state.step;
         check_step_shapes(&self.layout, params, grads, loss, t)?;
-        let largest = check_gradients(grads, t)?;
-        check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
         let st = &self.state;
-        let sample = if t == 0 {
-            None
+        // Pass 1 (pure): the statistics for the rule, fused with the gradient checks.
+        let (sample, largest) = if t == 0 {
+            (None, check_gradients(grads, t)?)
         } else {
             // u_{t−1} from the moments after step t−1 (1-based Adam step t).
             let prev = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t);
-            let (mut diff, mut dot) = (0.0, 0.0);
+            let (mut diff, mut dot, mut largest, mut finite) = (0.0, 0.0, 0.0_f64, true);
             for (k, g) in grads.iter().enumerate() {
-                let (a, b) = adam_stats(g, &st.prev_grad[k], &st.m[k], &st.v[k], &prev);
-                diff += a;
-                dot += b;
+                let s = adam_stats(g, &st.prev_grad[k], &st.m[k], &st.v[k], &prev);
+                diff += s.diff_l1;
+                dot += s.dot;
+                largest = largest.max(s.largest);
+                finite &= s.finite;
             }
-            Some(Sample {
+            if !finite {
+                check_finite(grads, t)?;
+            }
+            let sample = Sample {
                 smoothness_numerator: diff,
                 move_inf: st.scalars.prev_move,
                 gap_increment: st.scalars.prev_stepsize * dot,
-            })
+            };
+            (Some(sample), largest)
         };
+        check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let kernels = self.kernels;
         let decision = c
             .rule
