@@ -24,14 +24,31 @@ fn bundled_files_match_sha256sums() {
             .collect();
         assert_eq!(digest, expected(set.file_name()), "{}", set.file_name());
     }
-    // The tiny Shakespeare text of examples/tiny_llama.
-    let bytes = std::fs::read(dir.join("tinyshakespeare.txt")).unwrap();
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(digest, expected("tinyshakespeare.txt"));
-    assert_eq!(bytes.len(), 1_115_394);
+    // The example data: the tiny Shakespeare text (examples/tiny_llama) and a9a's test split
+    // (examples/a9a_mlp).
+    for (name, size) in [("tinyshakespeare.txt", 1_115_394), ("a9a.t", 1_164_628)] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(digest, expected(name), "{name}");
+        assert_eq!(bytes.len(), size, "{name}");
+    }
+}
+
+#[test]
+fn a9a_test_split_has_published_shape() {
+    // The test split never uses feature 123, so its width is given, not inferred.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/a9a.t");
+    let options = signfree::LibsvmOptions {
+        n_features: Some(123),
+        ..Default::default()
+    };
+    let test = signfree::Dataset::from_path(path, options).unwrap();
+    assert_eq!((test.n_samples(), test.n_features()), (16281, 123));
+    let positives = test.labels().iter().filter(|&&y| y == 1.0).count();
+    assert_eq!(positives, 3846);
 }
 
 #[test]
