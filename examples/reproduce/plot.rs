@@ -148,6 +148,7 @@ fn draw<DB: DrawingBackend>(
                 } else {
                     (0.0, 1.0)
                 };
+                let decimals = (-((hi - lo) / 10.0).log10().floor()).clamp(1.0, 6.0) as usize;
                 let chart = builder
                     .build_cartesian_2d(0.0..x_max, lo..hi)
                     .map_err(err)?;
@@ -163,7 +164,8 @@ fn draw<DB: DrawingBackend>(
                     figure,
                     panel,
                     &points,
-                    &|v| format!("{v:.1}"),
+                    // Enough decimals that neighbouring ticks (about ten per axis) differ.
+                    &|v| format!("{v:.*}", decimals),
                     SeriesLabelPosition::MiddleRight,
                 )?;
             }

@@ -598,11 +598,14 @@ fn finalists<'a>(specs: &[MethodSpec], runs: &'a [Run]) -> Vec<&'a Run> {
 
 fn summary(o: &Options, task: &Task, specs: &[MethodSpec], runs: &[Run]) -> String {
     let mut s = String::new();
-    let command = format!(
-        "cargo run --release --features candle --example {} -- {}",
-        task.example,
-        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut command = format!(
+        "cargo run --release --features candle --example {}",
+        task.example
     );
+    if !args.is_empty() {
+        write!(command, " -- {}", args.join(" ")).expect("string");
+    }
     writeln!(
         s,
         "{}: {} ({} steps, warm-up + cosine multiplier for every method but the anytime rows; \
