@@ -28,6 +28,10 @@ pub trait Float:
     + Neg<Output = Self>
     + sealed::Sealed
 {
+    /// The unsigned integer of the same width (kernels compare non-negative values as
+    /// integers: their order is the floats' order, and integer maxima vectorise).
+    #[doc(hidden)]
+    type Bits: Copy + Ord + Default + Send + Sync + Debug;
     /// Zero.
     const ZERO: Self;
     /// One.
@@ -58,6 +62,12 @@ pub trait Float:
     /// whose order matches the floats' for non-negative values and puts NaN above `+∞`), so the
     /// compiler vectorises it; every `step` runs it over the gradient.
     fn max_abs(v: &[Self]) -> f64;
+    /// The bits of `|self|` (ordered like the magnitudes; NaN above `+∞`).
+    #[doc(hidden)]
+    fn magnitude_bits(self) -> Self::Bits;
+    /// The value whose bits are `b` (inverse of [`Float::magnitude_bits`] for non-negative values).
+    #[doc(hidden)]
+    fn from_magnitude_bits(b: Self::Bits) -> Self;
     /// `self · sign(d)` without branches: `±self`, or `self · 0` when `d` is `±0` or NaN (the
     /// portable kernels' form of [`crate::kernels::sign`]; equal to the product up to the sign
     /// bit of a NaN).
@@ -94,6 +104,7 @@ pub enum SliceMut<'a> {
 macro_rules! impl_float {
     ($t:ty, $bits:ty, $variant:ident) => {
         impl Float for $t {
+            type Bits = $bits;
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -122,6 +133,14 @@ macro_rules! impl_float {
             #[inline(always)]
             fn div(self, d: Self) -> Self {
                 self / d
+            }
+            #[inline(always)]
+            fn magnitude_bits(self) -> $bits {
+                self.to_bits() & !(1 << (<$bits>::BITS - 1))
+            }
+            #[inline(always)]
+            fn from_magnitude_bits(b: $bits) -> Self {
+                <$t>::from_bits(b)
             }
             fn max_abs(v: &[Self]) -> f64 {
                 const LANES: usize = 16;

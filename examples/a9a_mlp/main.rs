@@ -77,7 +77,9 @@ impl Mlp {
         for pair in dims.windows(2) {
             let (fan_in, fan_out) = (pair[0], pair[1]);
             let normal = Normal::new(0.0f32, (2.0 / fan_in as f32).sqrt()).expect("valid sd");
-            let w: Vec<f32> = (0..fan_in * fan_out).map(|_| normal.sample(&mut rng)).collect();
+            let w: Vec<f32> = (0..fan_in * fan_out)
+                .map(|_| normal.sample(&mut rng))
+                .collect();
             let w = Var::from_tensor(&Tensor::from_vec(w, (fan_in, fan_out), &Device::Cpu)?)?;
             let b = Var::zeros(fan_out, DType::F32, &Device::Cpu)?;
             layers.push((w, b));
@@ -141,10 +143,7 @@ impl Model for MlpRun<'_> {
     fn evaluate(&self) -> candle_core::Result<Eval> {
         let (loss, z) = self.mlp.loss(self.test_x, self.test_y)?;
         let predicted = z.ge(0f32)?.to_dtype(DType::F32)?;
-        let correct = predicted
-            .eq(self.test_y)?
-            .to_dtype(DType::F32)?
-            .sum_all()?;
+        let correct = predicted.eq(self.test_y)?.to_dtype(DType::F32)?.sum_all()?;
         Ok(Eval {
             loss: f64::from(loss.to_scalar::<f32>()?),
             accuracy: Some(f64::from(correct.to_scalar::<f32>()?) / self.test_y.dim(0)? as f64),
@@ -190,10 +189,12 @@ fn run() -> Result<(), String> {
     let majority = base_rate.max(1.0 - base_rate);
     // The best constant predictor's test loss: the entropy of the training base rate.
     let p = train.y.iter().sum::<f32>() as f64 / train.rows as f64;
-    let constant =
-        -(test.y.iter().map(|&y| if y > 0.5 { p.ln() } else { (1.0 - p).ln() }))
-            .sum::<f64>()
-            / test.rows as f64;
+    let constant = -(test
+        .y
+        .iter()
+        .map(|&y| if y > 0.5 { p.ln() } else { (1.0 - p).ln() }))
+    .sum::<f64>()
+        / test.rows as f64;
     let footer = format!(
         "\nFor reference: the best constant predictor has test loss {constant:.4}; always \
          predicting the majority class gives accuracy {:.2}%.\n",

@@ -18,8 +18,8 @@ use signfree::research::{
     DistanceSign, DistanceSignConfig, GradientScaledStart, GradientScaledStartConfig,
 };
 use signfree::{
-    AdamWConfig, AliasAdamConfig, AliasConfig, AliasRule, Estimators, ProdigyConfig,
-    Schedule, SignSgdConfig, StepReport, Warmup,
+    AdamWConfig, AliasAdamConfig, AliasConfig, AliasRule, Estimators, ProdigyConfig, Schedule,
+    SignSgdConfig, StepReport, Warmup,
 };
 
 use super::plot;
@@ -139,8 +139,7 @@ pub struct Context {
     pub tuned_signum_lr: Option<f64>,
 }
 
-type Build =
-    Box<dyn Fn(Vec<Var>, Vec<Var>, &Context) -> candle_core::Result<Box<dyn Trainer>>>;
+type Build = Box<dyn Fn(Vec<Var>, Vec<Var>, &Context) -> candle_core::Result<Box<dyn Trainer>>>;
 
 pub struct MethodSpec {
     pub name: String,
@@ -310,6 +309,27 @@ pub fn methods(task: &Task, steps: usize) -> Vec<MethodSpec> {
                 name,
                 family,
                 boxed::<DistanceSign<f32>>(DistanceSignConfig::default()),
+            )
+        });
+    }
+    // R5d: one distance estimate per tensor (the same defaults otherwise).
+    for (name, family, anytime) in [
+        ("r5d-per-tensor", "R5d per-tensor d (research)", false),
+        (
+            "r5d-per-tensor-anytime",
+            "R5d anytime: no multiplier (research)",
+            true,
+        ),
+    ] {
+        out.push(MethodSpec {
+            anytime,
+            ..spec(
+                name,
+                family,
+                boxed::<DistanceSign<f32>>(DistanceSignConfig {
+                    per_tensor: true,
+                    ..Default::default()
+                }),
             )
         });
     }
@@ -517,7 +537,10 @@ pub fn run_all<'m>(
     std::fs::write(&path, &summary).map_err(|err| format!("{}: {err}", path.display()))?;
     plot::register_font()?;
     plot::save(&loss_figure(task, &specs, &runs), &o.out.join("loss"))?;
-    plot::save(&stepsize_figure(task, &specs, &runs), &o.out.join("stepsize"))?;
+    plot::save(
+        &stepsize_figure(task, &specs, &runs),
+        &o.out.join("stepsize"),
+    )?;
     println!(
         "wrote {}/{{curves.csv,summary.md,loss.png,loss.svg,stepsize.png,stepsize.svg}}",
         o.out.display()
@@ -799,7 +822,10 @@ pub fn replot(o: &Options, task: &Task) -> Result<(), String> {
     }
     plot::register_font()?;
     plot::save(&loss_figure(task, &specs, &runs), &o.out.join("loss"))?;
-    plot::save(&stepsize_figure(task, &specs, &runs), &o.out.join("stepsize"))?;
+    plot::save(
+        &stepsize_figure(task, &specs, &runs),
+        &o.out.join("stepsize"),
+    )?;
     println!("wrote {}/{{loss,stepsize}}.{{png,svg}}", o.out.display());
     Ok(())
 }

@@ -77,7 +77,6 @@ fn batch(data: &[u32], offsets: &[usize], context: usize) -> candle_core::Result
     ))
 }
 
-
 /// The LLaMA with its batches: the same offsets for every method.
 struct LlamaRun<'a> {
     model: Llama,

@@ -43,6 +43,7 @@
 
 pub mod scalar;
 
+pub(crate) mod fused;
 mod parallel;
 mod portable;
 

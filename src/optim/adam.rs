@@ -6,25 +6,18 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::kernels::fused::AdamCoefficients;
 use crate::optimizer::{adam_gradient_limit, check_range};
 use crate::state::{check_buffers, check_values};
 
-/// Coefficients of one Adam-style update, rounded to `F` once per step.
+/// Coefficients of one Adam-style update, rounded to `F` once per step (the fused passes that
+/// use them are kernels: `crate::kernels::adam`).
 ///
 /// `m ← β1·m + c1·g`, `v ← β2·v + c2·g²`, `u = (m·k1) / (sqrt(v)·k2 + ε)`, where `k1 = 1/bc1`
 /// and `k2 = 1/sqrt(bc2)` undo the bias of zero-initialised moments (1 when not corrected).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Moments<F> {
-    pub beta1: F,
-    pub c1: F,
-    pub beta2: F,
-    pub c2: F,
-    pub k1: F,
-    pub k2: F,
-    pub eps: F,
-}
+pub(crate) type Moments<F> = AdamCoefficients<F>;
 
-impl<F: Float> Moments<F> {
+impl<F: Float> AdamCoefficients<F> {
     /// Textbook Adam at 1-based step `t`: `c1 = 1 − β1`, `c2 = 1 − β2`, bias corrections
     /// `1 − β1^t` and `1 − β2^t` (none at `t = 0`, where the moments are still zero).
     pub(crate) fn adam(beta1: f64, beta2: f64, eps: f64, t: u64) -> Self {
@@ -44,93 +37,6 @@ impl<F: Float> Moments<F> {
             eps: F::from_f64(eps),
         }
     }
-
-    /// The direction coordinate from current moments.
-    #[inline(always)]
-    pub(crate) fn direction(&self, m: F, v: F) -> F {
-        let denom = v.sqrt() * self.k2 + self.eps;
-        (m * self.k1).div(denom)
-    }
-}
-
-/// Moment update and step: `m, v` updated with `mo`, then `x ← x·decay − γ·u`. If `store` is
-/// given, `g` is copied into it. Returns `max_i |x_new − x_old|`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn adam_step<F: Float>(
-    x: &mut [F],
-    m: &mut [F],
-    v: &mut [F],
-    g: &[F],
-    store: Option<&mut [F]>,
-    mo: &Moments<F>,
-    gamma: F,
-    decay: F,
-) -> f64 {
-    let mut moved = 0.0_f64;
-    let mut apply = |xi: &mut F, mi: &mut F, vi: &mut F, gi: F| {
-        *mi = mo.beta1 * *mi + mo.c1 * gi;
-        *vi = mo.beta2 * *vi + mo.c2 * (gi * gi);
-        let old = *xi;
-        *xi = old * decay - gamma * mo.direction(*mi, *vi);
-        moved = moved.max((xi.to_f64() - old.to_f64()).abs());
-    };
-    match store {
-        None => {
-            for (((xi, mi), vi), &gi) in x.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                apply(xi, mi, vi, gi);
-            }
-        }
-        Some(store) => {
-            for ((((xi, mi), vi), &gi), si) in x
-                .iter_mut()
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-                .zip(g)
-                .zip(store.iter_mut())
-            {
-                apply(xi, mi, vi, gi);
-                *si = gi;
-            }
-        }
-    }
-    moved
-}
-
-/// One pass for ALIAS-Adam: `‖g − prev‖_1`, `⟨g, u⟩` with `u` the direction of the current
-/// moments under `mo`, and the finiteness and largest magnitude of `g` (so the step's input
-/// checks need no pass of their own).
-pub(crate) fn adam_stats<F: Float>(
-    g: &[F],
-    prev: &[F],
-    m: &[F],
-    v: &[F],
-    mo: &Moments<F>,
-) -> GradStats {
-    let mut out = GradStats {
-        diff_l1: 0.0,
-        dot: 0.0,
-        largest: 0.0,
-        finite: true,
-    };
-    for (((&gi, &pi), &mi), &vi) in g.iter().zip(prev).zip(m).zip(v) {
-        out.finite &= gi.is_finite();
-        out.largest = out.largest.max(gi.to_f64().abs());
-        out.diff_l1 += (gi.to_f64() - pi.to_f64()).abs();
-        out.dot += gi.to_f64() * mo.direction(mi, vi).to_f64();
-    }
-    out
-}
-
-/// What [`adam_stats`] measures in its one pass over `g`.
-pub(crate) struct GradStats {
-    /// `‖g − prev‖_1`.
-    pub diff_l1: f64,
-    /// `⟨g, u⟩`.
-    pub dot: f64,
-    /// `max_i |g_i|` over the finite coordinates (meaningful when `finite`).
-    pub largest: f64,
-    /// Whether every coordinate is finite.
-    pub finite: bool,
 }
 
 /// Validates Adam's `β1`, `β2` and `ε` for `owner` and element type `F` (`ε` at least `F`'s
@@ -223,7 +129,7 @@ mod tests {
         // t = 1: m = 0.1 g, v = 0.001 g², bias-corrected m̂ = g, v̂ = g² → u = g/(|g| + ε) ≈ ±1.
         let mo = Moments::<f64>::adam(0.9, 0.999, 1e-8, 1);
         let (mut x, mut m, mut v) = ([0.0, 0.0, 0.0], [0.0; 3], [0.0; 3]);
-        let moved = adam_step(
+        let moved = crate::kernels::Kernels::detect().adam_update(
             &mut x,
             &mut m,
             &mut v,
@@ -232,6 +138,7 @@ mod tests {
             &mo,
             0.1,
             1.0,
+            true,
         );
         let u = |g: f64| g / (g.abs() + 1e-8);
         for (xi, g) in x.iter().zip([2.0, -0.5, 0.0]) {

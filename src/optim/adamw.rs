@@ -5,9 +5,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::Kernels;
-use crate::optim::adam::{
-    Moments, adam_direction_bound, adam_step, check_adam_moments, validate_adam,
-};
+use crate::optim::adam::{Moments, adam_direction_bound, check_adam_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
@@ -143,6 +141,15 @@ impl<F: Float> AdamW<F> {
         })
     }
 
+    /// Uses at most `threads` threads per step (`0`: the available parallelism, the default;
+    /// `1`: never spawns). Large tensors are cut into one contiguous chunk per thread;
+    /// reductions are combined in chunk order, so results are bit-identical for the same
+    /// backend *and* thread count (see the README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &AdamWConfig {
         &self.config
@@ -180,8 +187,10 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         let mo = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t + 1);
         let decay = F::from_f64(1.0 - gamma * c.weight_decay);
         let st = &mut self.state;
+        let step = F::from_f64(gamma);
         for (((x, m), v), g) in params.iter_mut().zip(&mut st.m).zip(&mut st.v).zip(grads) {
-            adam_step(x, m, v, g, None, &mo, F::from_f64(gamma), decay);
+            self.kernels
+                .adam_update(x, m, v, g, None, &mo, step, decay, false);
         }
         st.step = t + 1;
         Ok(StepReport {

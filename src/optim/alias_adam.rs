@@ -3,9 +3,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::adam::{
-    Moments, adam_direction_bound, adam_stats, adam_step, check_adam_moments, validate_adam,
-};
+use crate::optim::adam::{Moments, adam_direction_bound, check_adam_moments, validate_adam};
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
 use crate::optimizer::{
     Optimizer, Stateful, StepReport, adam_gradient_limit, check_finite, check_gradient_limit,
@@ -191,7 +189,9 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
             let prev = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t);
             let (mut diff, mut dot, mut largest, mut finite) = (0.0, 0.0, 0.0_f64, true);
             for (k, g) in grads.iter().enumerate() {
-                let s = adam_stats(g, &st.prev_grad[k], &st.m[k], &st.v[k], &prev);
+                let s = self
+                    .kernels
+                    .adam_stats(g, &st.prev_grad[k], &st.m[k], &st.v[k], &prev);
                 diff += s.diff_l1;
                 dot += s.dot;
                 largest = largest.max(s.largest);
@@ -237,7 +237,8 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
             .zip(grads)
             .zip(&mut st.prev_grad)
         {
-            moved = moved.max(adam_step(x, m, v, g, Some(store), &mo, gamma, decay));
+            moved =
+                moved.max(kernels.adam_update(x, m, v, g, Some(store), &mo, gamma, decay, true));
         }
         st.step = t + 1;
         decision.commit(&mut st.scalars, moved);

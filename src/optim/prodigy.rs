@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::Kernels;
+use crate::kernels::fused::ProdigyCoefficients;
 use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
@@ -120,6 +121,15 @@ pub struct Prodigy<F: Float> {
 }
 
 impl<F: Float> Prodigy<F> {
+    /// Uses at most `threads` threads per step (`0`: the available parallelism, the default;
+    /// `1`: never spawns). Large tensors are cut into one contiguous chunk per thread;
+    /// reductions are combined in chunk order, so results are bit-identical for the same
+    /// backend *and* thread count (see the README's reproducibility notes).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ProdigyConfig {
         &self.config
@@ -239,19 +249,30 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         let step = f(gamma * d);
         let eps = f(d * c.eps);
         let decay = f(1.0 - gamma * d * c.weight_decay);
+        let co = ProdigyCoefficients {
+            beta1: b1,
+            c1,
+            beta2: b2,
+            c2,
+            beta3: b3,
+            c3,
+            step,
+            eps,
+            decay,
+        };
         let (mut dot, mut s_l1) = (0.0_f64, 0.0_f64);
         for (t, (x, g)) in params.iter_mut().zip(grads).enumerate() {
-            let (m, v, s, x0) = (&mut st.m[t], &mut st.v[t], &mut st.s[t], &st.x0[t]);
-            for i in 0..g.len() {
-                let gi = g[i];
-                dot += gi.to_f64() * (x0[i].to_f64() - x[i].to_f64());
-                m[i] = b1 * m[i] + c1 * gi;
-                v[i] = b2 * v[i] + c2 * (gi * gi);
-                s[i] = b3 * s[i] + c3 * gi;
-                s_l1 += s[i].to_f64().abs();
-                let denom = v[i].sqrt() + eps;
-                x[i] = x[i] * decay - step * m[i].div(denom);
-            }
+            let (d, l) = self.kernels.prodigy_update(
+                x,
+                &mut st.m[t],
+                &mut st.v[t],
+                &mut st.s[t],
+                &st.x0[t],
+                g,
+                &co,
+            );
+            dot += d;
+            s_l1 += l;
         }
         st.numerator = beta3 * st.numerator + (1.0 - beta3) * gamma * d * d * dot;
         let d_hat = if s_l1 > 0.0 { st.numerator / s_l1 } else { 0.0 };

@@ -2,7 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::kernels::{Backend, scalar};
+use crate::kernels::Kernels;
+use crate::kernels::fused::DistanceCoefficients;
 use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, check_fits, check_gradients, check_layout,
     check_range, check_step_shapes, check_step_value,
@@ -37,6 +38,14 @@ pub struct DistanceSignConfig {
     /// the tiny-LLaMA harness also gives every method; the candle adapter leaves it constant
     /// and sets `η_k` instead.
     pub schedule: crate::Schedule,
+    /// **R5d**: one estimate per tensor (default off): tensor `i` keeps its own `d_i`, numerator
+    /// `N_i` and denominator `‖m_i‖_1`, and moves by `η_k d_i`. Sign descent moves every
+    /// coordinate by the same amount, so one global `d` gives a norm gain (initialised at 1)
+    /// and an attention matrix (entries ≈ 0.1) the same step; the per-tensor bound
+    /// `d̂_i = N_i / ‖m_i‖_1 ≤ ‖x_{0,i} − x*_i‖_∞` holds tensor by tensor (the same argument,
+    /// restricted to tensor `i`'s coordinates; convex case), so each tensor's step follows its
+    /// own distance. The report's `d` and `d̂` are then the largest over the tensors.
+    pub per_tensor: bool,
 }
 
 impl Default for DistanceSignConfig {
@@ -49,6 +58,7 @@ impl Default for DistanceSignConfig {
             growth_limit: None,
             inverse_sqrt_decay: false,
             schedule: crate::Schedule::Constant,
+            per_tensor: false,
         }
     }
 }
@@ -81,6 +91,12 @@ pub struct DistanceSignState<F> {
     pub momentum: Vec<Vec<F>>,
     /// `z = x_0 − x_k` per tensor, the sum of the steps taken.
     pub displacement: Vec<Vec<F>>,
+    /// R5d (`per_tensor`): `d_i` per tensor (empty otherwise; `d` is then their maximum).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tensor_d: Vec<f64>,
+    /// R5d (`per_tensor`): `N_i` per tensor (empty otherwise; `numerator` is then their sum).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tensor_numerator: Vec<f64>,
 }
 
 /// **R5, distance-scaled sign descent**: Lion-style sign momentum whose stepsize is a lower
@@ -156,6 +172,7 @@ pub struct DistanceSign<F: Float> {
     config: DistanceSignConfig,
     layout: Vec<usize>,
     state: DistanceSignState<F>,
+    kernels: Kernels,
 }
 
 impl<F: Float> DistanceSign<F> {
@@ -172,10 +189,29 @@ impl<F: Float> DistanceSign<F> {
                 numerator: 0.0,
                 momentum: zeros(),
                 displacement: zeros(),
+                tensor_d: if config.per_tensor {
+                    vec![config.d0; layout.len()]
+                } else {
+                    Vec::new()
+                },
+                tensor_numerator: if config.per_tensor {
+                    vec![0.0; layout.len()]
+                } else {
+                    Vec::new()
+                },
             },
             config,
             layout: layout.to_vec(),
+            kernels: Kernels::detect(),
         })
+    }
+
+    /// Uses at most `threads` threads per step (`0`: the available parallelism, the default;
+    /// `1`: never spawns). Sums are combined in chunk order: bit-identical results need the
+    /// same backend and thread count.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.kernels = self.kernels.with_threads(threads);
+        self
     }
 
     /// The configuration.
@@ -187,6 +223,29 @@ impl<F: Float> DistanceSign<F> {
     /// value makes the next step fail.
     pub fn set_lr(&mut self, lr: f64) {
         self.config.lr = lr;
+    }
+
+    /// `N ← β2 N + (1 − β2) d ⟨g, z⟩`, `d̂ = N / ‖m‖_1`, and the next `d = max(d, d̂)` (within
+    /// the growth limit). Returns `(next d, d̂)`. The `f64` sums can only overflow for `f64`
+    /// parameters near `f64::MAX`; the estimator then keeps its previous numerator and `d` (a
+    /// documented saturation: non-finite values never enter the state).
+    fn estimate(
+        c: &DistanceSignConfig,
+        d: f64,
+        numerator: &mut f64,
+        dot: f64,
+        m_l1: f64,
+    ) -> (f64, f64) {
+        let n = c.beta2 * *numerator + (1.0 - c.beta2) * d * dot;
+        if n.is_finite() {
+            *numerator = n;
+        }
+        let d_hat = if m_l1 > 0.0 { *numerator / m_l1 } else { 0.0 };
+        let mut next = if d_hat.is_finite() { d.max(d_hat) } else { d };
+        if let Some(growth) = c.growth_limit {
+            next = next.min(growth * d);
+        }
+        (next, d_hat)
     }
 }
 
@@ -211,57 +270,73 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
                 limit: F::MAX / 2.0,
             });
         }
-        let d = self.state.d;
+        let lr = c.lr * c.schedule.factor(k);
+        let scale = if c.inverse_sqrt_decay {
+            lr / ((k + 1) as f64).sqrt()
+        } else {
+            lr
+        };
+        // The estimate each tensor uses: its own (R5d) or the global one.
+        let st = &self.state;
+        let d_of = |t: usize| if c.per_tensor { st.tensor_d[t] } else { st.d };
+        let d_max = (0..params.len()).map(d_of).fold(0.0, f64::max);
         // m is a running average of d·g and x, z move by γ: keep both within F.
-        check_step_value(k, "DistanceSign d·|g|", d * largest, F::MAX / 4.0)?;
+        check_step_value(k, "DistanceSign d·|g|", d_max * largest, F::MAX / 4.0)?;
+        check_step_value(k, "DistanceSign stepsize", scale * d_max, F::MAX / 2.0)?;
         let st = &mut self.state;
         let f = F::from_f64;
-        let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
-        let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d));
-        let lr = c.lr * c.schedule.factor(k);
-        let gamma = if c.inverse_sqrt_decay {
-            lr * d / ((k + 1) as f64).sqrt()
-        } else {
-            lr * d
-        };
-        check_step_value(k, "DistanceSign stepsize", gamma, F::MAX / 2.0)?;
-        let step = f(gamma);
-        let (mut dot, mut m_l1) = (0.0_f64, 0.0_f64);
+        let (mut dot_all, mut m_l1_all) = (0.0_f64, 0.0_f64);
+        let (mut d_hat_max, mut gamma_max) = (f64::NEG_INFINITY, 0.0_f64);
         for (t, (x, g)) in params.iter_mut().zip(grads).enumerate() {
-            let (m, z) = (&mut st.momentum[t], &mut st.displacement[t]);
-            for i in 0..g.len() {
-                let gi = g[i];
-                dot += gi.to_f64() * z[i].to_f64();
-                let u = scalar::sign(b1 * m[i] + c1 * gi);
-                m[i] = b2 * m[i] + c2 * gi;
-                m_l1 += m[i].to_f64().abs();
-                x[i] = x[i] - step * u;
-                z[i] = z[i] + step * u;
+            let d = if c.per_tensor { st.tensor_d[t] } else { st.d };
+            let (b1, c1) = (f(c.beta1), f((1.0 - c.beta1) * d));
+            let (b2, c2) = (f(c.beta2), f((1.0 - c.beta2) * d));
+            let gamma = scale * d;
+            gamma_max = gamma_max.max(gamma);
+            let step = f(gamma);
+            let co = DistanceCoefficients {
+                beta1: b1,
+                c1,
+                beta2: b2,
+                c2,
+                step,
+            };
+            let (dot, m_l1) = self.kernels.distance_update(
+                x,
+                &mut st.momentum[t],
+                &mut st.displacement[t],
+                g,
+                &co,
+            );
+            if c.per_tensor {
+                let (next, d_hat) = Self::estimate(c, d, &mut st.tensor_numerator[t], dot, m_l1);
+                st.tensor_d[t] = next;
+                d_hat_max = d_hat_max.max(d_hat);
             }
+            dot_all += dot;
+            m_l1_all += m_l1;
         }
-        // The f64 sums can only overflow for f64 parameters near f64::MAX; the estimator then
-        // keeps its previous numerator and d (a documented saturation: non-finite values never
-        // enter the state).
-        let numerator = c.beta2 * st.numerator + (1.0 - c.beta2) * d * dot;
-        if numerator.is_finite() {
-            st.numerator = numerator;
+        let (d_hat, numerator, denominator);
+        if c.per_tensor {
+            st.d = st.tensor_d.iter().copied().fold(st.d, f64::max);
+            st.numerator = st.tensor_numerator.iter().sum();
+            (d_hat, numerator, denominator) = (d_hat_max.max(0.0), st.numerator, m_l1_all);
+        } else {
+            let d = st.d;
+            let (next, dh) = Self::estimate(c, d, &mut st.numerator, dot_all, m_l1_all);
+            st.d = next;
+            (d_hat, numerator, denominator) = (dh, st.numerator, m_l1_all);
         }
-        let d_hat = if m_l1 > 0.0 { st.numerator / m_l1 } else { 0.0 };
-        let mut next = if d_hat.is_finite() { d.max(d_hat) } else { d };
-        if let Some(growth) = c.growth_limit {
-            next = next.min(growth * d);
-        }
-        st.d = next;
         st.step = k + 1;
         Ok(StepReport {
             step: k,
-            stepsize: gamma,
-            backend: Backend::Scalar,
+            stepsize: gamma_max,
+            backend: self.kernels.backend(),
             estimators: Estimators::Distance {
-                d,
+                d: d_max,
                 d_hat,
-                numerator: st.numerator,
-                denominator: m_l1,
+                numerator,
+                denominator,
             },
         })
     }
@@ -300,6 +375,27 @@ impl<F: Float> Stateful for DistanceSign<F> {
         if !(state.d.is_finite() && state.d > 0.0 && state.numerator.is_finite()) {
             return Err(Error::IncompatibleState {
                 reason: "d must be finite and > 0, the numerator finite",
+            });
+        }
+        let per_tensor = if self.config.per_tensor {
+            self.layout.len()
+        } else {
+            0
+        };
+        if state.tensor_d.len() != per_tensor || state.tensor_numerator.len() != per_tensor {
+            return Err(Error::IncompatibleState {
+                reason: "per-tensor estimates: one d and numerator per tensor with per_tensor, \
+                         none without",
+            });
+        }
+        if !state
+            .tensor_d
+            .iter()
+            .all(|d| d.is_finite() && *d > 0.0 && *d <= state.d)
+            || !state.tensor_numerator.iter().all(|n| n.is_finite())
+        {
+            return Err(Error::IncompatibleState {
+                reason: "per-tensor d must be finite, > 0 and at most d; numerators finite",
             });
         }
         self.state = state;
@@ -371,6 +467,47 @@ mod tests {
         let r = o.step_flat(&mut x, &[3.0, -1.0], None).unwrap();
         assert_eq!(r.stepsize, 0.1 / 2f64.sqrt());
         assert!((x[0] - (0.9 - 0.1 / 2f64.sqrt())).abs() < 1e-15);
+    }
+
+    /// R5d: two tensors at ℓ∞ distances 2 and 0.02 from their minimisers; each per-tensor `d`
+    /// grows toward its own distance and never above it, so the near tensor ends with a step
+    /// two orders of magnitude smaller than the far one (one global `d` gives both the same).
+    #[test]
+    fn per_tensor_estimates_follow_each_tensors_distance() {
+        let cfg = DistanceSignConfig {
+            per_tensor: true,
+            ..Default::default()
+        };
+        let mut o = DistanceSign::<f64>::new(cfg, &[2, 2]).unwrap();
+        let (mut a, mut b) = ([0.0, 0.0], [0.0, 0.0]);
+        let (ta, tb) = ([2.0, -1.0], [0.02, -0.01]);
+        for _ in 0..600 {
+            let ga: Vec<f64> = (0..2).map(|i| a[i] - ta[i]).collect();
+            let gb: Vec<f64> = (0..2).map(|i| b[i] - tb[i]).collect();
+            o.step(&mut [&mut a[..], &mut b[..]], &[&ga, &gb], None)
+                .unwrap();
+            let st = o.state();
+            assert!(
+                st.tensor_d[0] <= 2.0 && st.tensor_d[1] <= 0.02,
+                "{:?}",
+                st.tensor_d
+            );
+            assert_eq!(st.d, st.tensor_d[0].max(st.tensor_d[1]));
+        }
+        let d = o.state().tensor_d.clone();
+        assert!(d[0] > 0.2 && d[1] < 0.02 && d[0] > 50.0 * d[1], "{d:?}");
+        // Both tensors end near their minimisers, at the scale of their own estimate.
+        assert!((a[0] - 2.0).abs() <= 2.0 * d[0] && (b[0] - 0.02).abs() <= 2.0 * d[1]);
+        // The state round-trips; a state without per-tensor estimates does not fit this config.
+        let mut r = DistanceSign::<f64>::new(o.config().clone(), &[2, 2]).unwrap();
+        r.set_state(o.state().clone()).unwrap();
+        let mut global = o.state().clone();
+        global.tensor_d.clear();
+        global.tensor_numerator.clear();
+        assert!(r.set_state(global).is_err());
+        let mut too_big = o.state().clone();
+        too_big.tensor_d[1] = 2.0 * too_big.d;
+        assert!(r.set_state(too_big).is_err());
     }
 
     #[test]
