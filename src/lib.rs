@@ -13,6 +13,7 @@ pub mod dist;
 pub mod error;
 pub mod float;
 pub mod kernels;
+pub mod monitor;
 pub mod optim;
 pub mod optimizer;
 pub mod problem;
@@ -34,6 +35,7 @@ pub use error::CommunicationErrorKind;
 pub use error::{CheckpointError, Error, ParseErrorKind, Result};
 pub use float::Float;
 pub use kernels::Backend;
+pub use monitor::{Monitor, MonitorConfig, Warning};
 pub use optim::adam_like::{AdamLikeCompat, AdamLikeConfig, AdamLikeState};
 pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};
 pub use optim::alias::{

@@ -18,8 +18,8 @@ use signfree::research::{
     DistanceSign, DistanceSignConfig, GradientScaledStart, GradientScaledStartConfig,
 };
 use signfree::{
-    AdamWConfig, AliasAdamConfig, AliasConfig, AliasRule, Estimators, ProdigyConfig, Schedule,
-    SignSgdConfig, StepReport, Warmup,
+    AdamWConfig, AliasAdamConfig, AliasConfig, AliasRule, Estimators, Monitor, ProdigyConfig,
+    Schedule, SignSgdConfig, StepReport, Warmup,
 };
 
 use super::plot;
@@ -88,8 +88,8 @@ impl StepLog {
 /// A method the comparison runs, type-erased over the adapter's inner optimizer.
 pub trait Trainer {
     fn set_multiplier(&mut self, m: f64);
-    /// Backward + step; returns the applied stepsize and the estimators.
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepLog>;
+    /// Backward + step; returns the step's report.
+    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepReport>;
     fn state_bytes(&self) -> f64;
 }
 
@@ -97,12 +97,12 @@ impl<O: Method<f32>> Trainer for CandleOptimizer<f32, O> {
     fn set_multiplier(&mut self, m: f64) {
         self.set_learning_rate(m);
     }
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepLog> {
+    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepReport> {
         self.backward_step(loss)?;
         Ok(self
             .last_report()
-            .map(StepLog::from_report)
-            .unwrap_or_default())
+            .expect("a successful step leaves a report")
+            .clone())
     }
     fn state_bytes(&self) -> f64 {
         CandleOptimizer::state_bytes(self)
@@ -120,12 +120,12 @@ impl Trainer for Recipe {
     fn set_multiplier(&mut self, m: f64) {
         self.head.set_learning_rate(m);
     }
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepLog> {
+    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepReport> {
         let value = f64::from(loss.to_scalar::<f32>()?);
         let grads: GradStore = loss.backward()?;
         let report = self.body.step_with_loss(&grads, Some(value))?;
         self.head.step_with_loss(&grads, None)?;
-        Ok(StepLog::from_report(&report))
+        Ok(report)
     }
     fn state_bytes(&self) -> f64 {
         self.body.state_bytes() + self.head.state_bytes()
@@ -433,6 +433,8 @@ struct Run {
     seconds: f64,
     state_bytes: f64,
     diverged: Option<String>,
+    /// The first warning of `signfree::Monitor` (stalled or diverging), if any.
+    warning: Option<String>,
 }
 
 /// Trains every selected method from a fresh model and writes `curves.csv`, `summary.md` and the
@@ -483,7 +485,9 @@ pub fn run_all<'m>(
             seconds: 0.0,
             state_bytes: 0.0,
             diverged: None,
+            warning: None,
         };
+        let mut monitor = Monitor::default();
         for t in 0..o.steps {
             if t % eval_every == 0 {
                 let v = model.evaluate().map_err(e)?;
@@ -500,7 +504,14 @@ pub fn run_all<'m>(
             };
             opt.set_multiplier(m);
             match opt.step(&loss) {
-                Ok(log) => run.train.push((t, value, m, log)),
+                Ok(report) => {
+                    if let Some(w) = monitor.observe(&report, value)
+                        && run.warning.is_none()
+                    {
+                        run.warning = Some(w.to_string());
+                    }
+                    run.train.push((t, value, m, StepLog::from_report(&report)));
+                }
                 // A NaN/infinite loss or gradient ends this run as diverged; anything else is
                 // a bug worth stopping for.
                 Err(err) if is_divergence(&err) => {
@@ -643,11 +654,13 @@ fn summary(o: &Options, task: &Task, specs: &[MethodSpec], runs: &[Run]) -> Stri
     if classifier {
         s.push_str(" val accuracy |");
     }
-    s.push_str(" train s | ms/step | state bytes/param |\n|---|---:|---:|---:|");
+    s.push_str(
+        " train s | ms/step | state bytes/param | first `Monitor` warning |\n|---|---:|---:|---:|",
+    );
     if classifier {
         s.push_str("---:|");
     }
-    s.push_str("---:|---:|---:|\n");
+    s.push_str("---:|---:|---:|---|\n");
     let best: Vec<usize> = finalists(specs, runs)
         .iter()
         .map(|r| r.spec_index)
@@ -677,10 +690,11 @@ fn summary(o: &Options, task: &Task, specs: &[MethodSpec], runs: &[Run]) -> Stri
         let steps = run.train.len().max(1);
         writeln!(
             s,
-            " {:.1} | {:.1} | {:.0} |",
+            " {:.1} | {:.1} | {:.0} | {} |",
             run.seconds,
             1000.0 * run.seconds / steps as f64,
             run.state_bytes / task.parameters as f64,
+            run.warning.as_deref().unwrap_or("—"),
         )
         .expect("string");
     }
@@ -787,6 +801,7 @@ pub fn replot(o: &Options, task: &Task) -> Result<(), String> {
                 seconds: 0.0,
                 state_bytes: 0.0,
                 diverged: None,
+                warning: None,
             });
         }
         let run = runs.last_mut().expect("pushed");
