@@ -17,6 +17,10 @@ pub struct MonitorConfig {
     /// [`Warning::Diverging`] when the running average exceeds the best one by this fraction of
     /// its magnitude (default 0.5: 50% above the best).
     pub divergence: f64,
+    /// [`Warning::Stalled`] only while the best running average is within this fraction of the
+    /// first loss (default 0.01): a run that never got 1% below its start. A plateau after real
+    /// progress looks the same as convergence under minibatch noise, so it is not reported.
+    pub min_total_progress: f64,
 }
 
 impl Default for MonitorConfig {
@@ -26,6 +30,7 @@ impl Default for MonitorConfig {
             patience: 100,
             min_progress: 1e-3,
             divergence: 0.5,
+            min_total_progress: 0.01,
         }
     }
 }
@@ -35,9 +40,9 @@ impl Default for MonitorConfig {
 #[non_exhaustive]
 pub enum Warning {
     /// The smoothed loss has not improved on its best (`best`, reached at step `since`) for
-    /// `patience` steps. With a tuning-free stepsize this usually means the stepsize estimate is
-    /// stuck far too small (paper-exact ALIAS on minibatches: `stepsize` ≈ 1e-7 throughout) or,
-    /// late in a run, that training has converged.
+    /// `patience` steps and has never got `min_total_progress` below the first loss. With a
+    /// tuning-free stepsize this means the stepsize estimate is stuck far too small
+    /// (paper-exact ALIAS on minibatches: `stepsize` ≈ 5e-7 throughout).
     Stalled {
         /// The step at which the warning fired.
         step: u64,
@@ -119,6 +124,7 @@ impl std::fmt::Display for Warning {
 pub struct Monitor {
     config: MonitorConfig,
     smoothed: Option<f64>,
+    first: f64,
     best: f64,
     best_step: u64,
     /// Whether the current episode has been reported (re-armed by progress).
@@ -138,6 +144,7 @@ impl Monitor {
         Self {
             config,
             smoothed: None,
+            first: f64::NAN,
             best: f64::INFINITY,
             best_step: 0,
             stalled_reported: false,
@@ -159,7 +166,10 @@ impl Monitor {
         }
         let c = &self.config;
         let s = match self.smoothed {
-            None => loss,
+            None => {
+                self.first = loss;
+                loss
+            }
             Some(prev) => c.smoothing * prev + (1.0 - c.smoothing) * loss,
         };
         self.smoothed = Some(s);
@@ -180,7 +190,8 @@ impl Monitor {
                 stepsize: report.stepsize,
             });
         }
-        if !self.stalled_reported && step - self.best_step >= c.patience {
+        let never_moved = self.best > self.first - c.min_total_progress * self.first.abs();
+        if !self.stalled_reported && never_moved && step - self.best_step >= c.patience {
             self.stalled_reported = true;
             return Some(Warning::Stalled {
                 step,
@@ -228,6 +239,15 @@ mod tests {
         let (t, w) = warnings[0];
         assert_eq!(t, 100);
         assert!(matches!(w, Warning::Stalled { since: 0, best, .. } if best == 4.0));
+    }
+
+    #[test]
+    fn a_plateau_after_progress_is_not_a_stall() {
+        let mut m = Monitor::default();
+        for t in 0..1000 {
+            let loss = if t < 100 { 4.0 - t as f64 / 50.0 } else { 2.0 };
+            assert_eq!(m.observe(&report(t), loss), None, "{t}");
+        }
     }
 
     #[test]
