@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::kernels::{Backend, first_non_finite};
+use crate::kernels::{Backend, Kernels, first_non_finite};
 
 /// An optimizer that updates parameters in place from a gradient the caller computed.
 ///
@@ -125,6 +125,7 @@ pub enum AliasPhase {
 
 /// Checks tensor counts and lengths, gradient finiteness and loss finiteness.
 pub(crate) fn check_step_inputs<F: Float>(
+    kernels: &Kernels,
     layout: &[usize],
     params: &[&mut [F]],
     grads: &[&[F]],
@@ -132,7 +133,7 @@ pub(crate) fn check_step_inputs<F: Float>(
     step: u64,
 ) -> Result<()> {
     check_step_shapes(layout, params, grads, loss, step)?;
-    check_finite(grads, step)
+    check_finite(kernels, grads, step)
 }
 
 /// Checks the parameter and gradient lists against the layout, and the loss (for methods that
@@ -194,17 +195,21 @@ pub(crate) fn check_loss(loss: Option<f64>, step: u64) -> Result<()> {
 }
 
 /// [`Error::NonFiniteGradient`] naming the first NaN or infinite coordinate.
-pub(crate) fn check_finite<F: Float>(grads: &[&[F]], step: u64) -> Result<()> {
-    check_gradients(grads, step).map(|_| ())
+pub(crate) fn check_finite<F: Float>(kernels: &Kernels, grads: &[&[F]], step: u64) -> Result<()> {
+    check_gradients(kernels, grads, step).map(|_| ())
 }
 
 /// Checks every gradient coordinate is finite ([`Error::NonFiniteGradient`] names the first one
 /// that is not) and returns `max_i |g_i|` over all tensors, for the optimizers whose state or
 /// update could overflow with large gradients (see [`check_gradient_limit`]).
-pub(crate) fn check_gradients<F: Float>(grads: &[&[F]], step: u64) -> Result<f64> {
+pub(crate) fn check_gradients<F: Float>(
+    kernels: &Kernels,
+    grads: &[&[F]],
+    step: u64,
+) -> Result<f64> {
     let mut largest = 0.0_f64;
     for (tensor, g) in grads.iter().enumerate() {
-        let m = F::max_abs(g);
+        let m = kernels.max_abs(g);
         if !m.is_finite() {
             let index =
                 first_non_finite(g).expect("max_abs is non-finite only with such an element");

@@ -133,7 +133,14 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         if self.inner.is_none() {
-            check_step_inputs(&self.layout, params, grads, loss, 0)?;
+            check_step_inputs(
+                &crate::kernels::Kernels::detect().with_threads(1),
+                &self.layout,
+                params,
+                grads,
+                loss,
+                0,
+            )?;
             let g_l1: f64 = grads.iter().map(|g| scalar::l1_norm(g)).sum();
             let x_inf = params
                 .iter()

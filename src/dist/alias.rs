@@ -210,7 +210,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
         check_step_shapes(&self.layout, params, grads, loss, t)?;
         let st = &self.state;
         if t == 0 {
-            check_finite(grads, t)?;
+            check_finite(&self.kernels, grads, t)?;
             return Ok((0.0, 0.0));
         }
         let (mut a, mut b, mut finite) = (0.0, 0.0, true);
@@ -221,7 +221,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
             finite &= s.finite;
         }
         if !finite {
-            check_finite(grads, t)?;
+            check_finite(&self.kernels, grads, t)?;
         }
         Ok((a, b))
     }

@@ -159,7 +159,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
             size,
             kind,
         };
-        let local = check_step_inputs(&self.layout, params, grads, loss, t);
+        let local = check_step_inputs(&self.kernels, &self.layout, params, grads, loss, t);
         let out = [
             f64::from(u8::from(local.is_err())),
             t as f64,

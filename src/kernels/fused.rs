@@ -68,6 +68,16 @@ pub(crate) struct ProdigyCoefficients<F> {
     pub decay: F,
 }
 
+/// One chunk of Prodigy's buffers: `x, m, v, s, x0, g`.
+type ProdigyChunk<'a, F> = (
+    &'a mut [F],
+    &'a mut [F],
+    &'a mut [F],
+    &'a mut [F],
+    &'a [F],
+    &'a [F],
+);
+
 /// The chunk of every buffer one Adam update touches; `store` is empty unless `g` is kept.
 struct AdamChunk<'a, F> {
     x: &'a mut [F],
@@ -524,7 +534,7 @@ impl Kernels {
             "prodigy_update: lengths"
         );
         let backend = self.backend();
-        let chunk = |(x, m, v, s, x0, g): (&mut [F], &mut [F], &mut [F], &mut [F], &[F], &[F])| {
+        let chunk = |(x, m, v, s, x0, g): ProdigyChunk<'_, F>| {
             #[cfg(target_arch = "x86_64")]
             if avx2::usable(backend) {
                 // SAFETY: `usable` checked that this CPU supports AVX2.
@@ -598,6 +608,24 @@ impl Kernels {
             },
         );
         (dot, m_l1)
+    }
+
+    /// `max_i |v_i|` as `f64` ([`Float::max_abs`], NaN if some element is NaN), split across
+    /// threads like the other kernels: every step's input check runs it over the gradient.
+    pub(crate) fn max_abs<F: Float>(&self, v: &[F]) -> f64 {
+        let Some(cl) = self.split(v.len()) else {
+            return F::max_abs(v);
+        };
+        let mut largest = 0.0_f64;
+        parallel::run(v.chunks(cl), F::max_abs, |m| {
+            // NaN wins (f64::max would drop it).
+            largest = if m.is_nan() || largest.is_nan() {
+                f64::NAN
+            } else {
+                largest.max(m)
+            };
+        });
+        largest
     }
 
     /// ALIAS-Adam's statistics over one tensor (see [`AdamStats`]).

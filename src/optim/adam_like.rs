@@ -166,7 +166,7 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
     ) -> Result<StepReport> {
         let t = self.state.step;
         check_step_shapes(&self.layout, params, grads, loss, t)?;
-        let largest = check_gradients(grads, t)?;
+        let largest = check_gradients(&self.kernels, grads, t)?;
         // g² is formed in F before it is scaled.
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;

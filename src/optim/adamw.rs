@@ -172,7 +172,7 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
     ) -> Result<StepReport> {
         let t = self.state.step;
         check_step_shapes(&self.layout, params, grads, loss, t)?;
-        let largest = check_gradients(grads, t)?;
+        let largest = check_gradients(&self.kernels, grads, t)?;
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
         let factor = c.schedule.factor(t);

@@ -665,7 +665,7 @@ impl<F: Float> AliasSignSgd<F> {
             previous_point_grads.iter().map(|g| g.len()),
             "previous-point gradient",
         )?;
-        check_finite(previous_point_grads, self.state.step)?;
+        check_finite(&self.kernels, previous_point_grads, self.state.step)?;
         self.step_impl(params, grads, Some(previous_point_grads), loss)
     }
 
@@ -689,7 +689,7 @@ impl<F: Float> AliasSignSgd<F> {
         let refresh = rule.is_refresh(t);
         let windowed = !st.anchor.is_empty();
         let sample = if t == 0 || !refresh {
-            check_finite(grads, t)?;
+            check_finite(&self.kernels, grads, t)?;
             None
         } else {
             let (mut diff_l1, mut dot, mut finite) = (0.0, 0.0, true);
@@ -702,7 +702,7 @@ impl<F: Float> AliasSignSgd<F> {
                 finite &= s.finite;
             }
             if !finite {
-                check_finite(grads, t)?;
+                check_finite(&self.kernels, grads, t)?;
             }
             Some(if windowed {
                 let (mut move_inf, mut gap) = (0.0_f64, 0.0_f64);
@@ -805,7 +805,7 @@ impl<F: Float> AliasSignSgd<F> {
             finite &= s.finite;
         }
         if !finite {
-            check_finite(grads, t)?;
+            check_finite(&self.kernels, grads, t)?;
         }
         // ‖g_t‖_1 is kept in the state: it must not overflow (f64 gradients near f64::MAX).
         check_step_value(t, "ALIAS ‖g‖_1", l1, f64::MAX)?;

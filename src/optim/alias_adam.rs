@@ -183,7 +183,7 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
         let st = &self.state;
         // Pass 1 (pure): the statistics for the rule, fused with the gradient checks.
         let (sample, largest) = if t == 0 {
-            (None, check_gradients(grads, t)?)
+            (None, check_gradients(&self.kernels, grads, t)?)
         } else {
             // u_{t−1} from the moments after step t−1 (1-based Adam step t).
             let prev = Moments::<F>::adam(c.beta1, c.beta2, c.eps, t);
@@ -198,7 +198,7 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
                 finite &= s.finite;
             }
             if !finite {
-                check_finite(grads, t)?;
+                check_finite(&self.kernels, grads, t)?;
             }
             let sample = Sample {
                 smoothness_numerator: diff,

@@ -197,7 +197,7 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
     ) -> Result<StepReport> {
         let k = self.state.step;
         check_step_shapes(&self.layout, params, grads, loss, k)?;
-        let largest = check_gradients(grads, k)?;
+        let largest = check_gradients(&self.kernels, grads, k)?;
         // g² is formed in F before it is scaled.
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), k)?;
         let c = &self.config;

@@ -187,7 +187,7 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         loss: Option<f64>,
     ) -> Result<StepReport> {
         let t = self.state.step;
-        check_step_inputs(&self.layout, params, grads, loss, t)?;
+        check_step_inputs(&self.kernels, &self.layout, params, grads, loss, t)?;
         let factor = self.config.schedule.factor(t);
         let gamma = self.config.lr * factor;
         // The configuration was checked in `new`; an outer multiplier (the candle adapter's) may

@@ -258,7 +258,7 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
     ) -> Result<StepReport> {
         let k = self.state.step;
         check_step_shapes(&self.layout, params, grads, loss, k)?;
-        let largest = check_gradients(grads, k)?;
+        let largest = check_gradients(&self.kernels, grads, k)?;
         let c = &self.config;
         // The outer multiplier is set after construction (candle's `set_learning_rate`), so it
         // is checked here; like every other range check of a step, a failure changes nothing.
