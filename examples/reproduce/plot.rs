@@ -132,7 +132,8 @@ fn draw<DB: DrawingBackend>(
                     panel,
                     &points,
                     &|v| format!("{v:.0e}"),
-                    SeriesLabelPosition::UpperRight,
+                    // Log-scale curves here fall from the upper left: the lower left is free.
+                    SeriesLabelPosition::LowerLeft,
                 )?;
             }
             YAxis::Linear => {

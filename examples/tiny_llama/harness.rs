@@ -765,9 +765,7 @@ fn stepsize_figure<'a>(task: &'a Task, specs: &[MethodSpec], runs: &[Run]) -> pl
         y_label: "applied stepsize γ_t (log scale)",
         y_axis: plot::YAxis::Log,
         panels: vec![plot::Panel {
-            title: "stepsize per step, multiplier included; Adam-type methods: lr·d before the \
-                    per-coordinate scaling"
-                .into(),
+            title: "γ_t with the multiplier (Adam-type: lr·d before per-coordinate scaling)".into(),
             series,
         }],
     }
