@@ -53,27 +53,18 @@
 //! ```
 
 use std::cell::RefCell;
-use std::marker::PhantomData;
 
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Storage, Tensor, Var, WithDType};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::optimizer::{Optimizer, Stateful, StepReport};
-use crate::{AdamWConfig, AliasAdamConfig, AliasConfig, ProdigyConfig, SignSgdConfig};
+use crate::optimizer::{Method, StepReport};
 
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
-    impl<F: crate::Float> Sealed for crate::AliasSignSgd<F> {}
-    impl<F: crate::Float> Sealed for crate::AliasAdam<F> {}
-    impl<F: crate::Float> Sealed for crate::SignSgd<F> {}
-    impl<F: crate::Float> Sealed for crate::Prodigy<F> {}
-    impl<F: crate::Float> Sealed for crate::AdamW<F> {}
-    impl<F: crate::Float> Sealed for crate::research::GradientScaledStart<F> {}
-    impl<F: crate::Float> Sealed for crate::research::DistanceSign<F> {}
 }
 
 /// The float types whose candle storage the adapter can update in place (`f32`, `f64`).
@@ -105,97 +96,23 @@ macro_rules! candle_float {
 candle_float!(f32, F32);
 candle_float!(f64, F64);
 
-/// A signfree optimizer the adapter can drive: how to build it and how the outer learning-rate
-/// multiplier maps onto its configuration.
-pub trait Method<F: CandleFloat>: Optimizer<F> + Sized + sealed::Sealed {
-    /// The optimizer's configuration type.
-    type Config: Clone + std::fmt::Debug;
-    /// Builds the optimizer for the given tensor lengths (validates the configuration).
-    fn build(config: &Self::Config, layout: &[usize]) -> Result<Self>;
-    /// Sets the stepsize fields to those of `base` times `multiplier` (≥ 0).
-    fn scale_lr(&mut self, base: &Self::Config, multiplier: f64);
-}
-
-impl<F: CandleFloat> Method<F> for crate::AliasSignSgd<F> {
-    type Config = AliasConfig;
-    fn build(config: &AliasConfig, layout: &[usize]) -> Result<Self> {
-        Self::new(config.clone(), layout)
-    }
-    fn scale_lr(&mut self, base: &AliasConfig, multiplier: f64) {
-        scale_rule(&mut self.config_mut().rule, &base.rule, multiplier);
-    }
-}
-
-impl<F: CandleFloat> Method<F> for crate::AliasAdam<F> {
-    type Config = AliasAdamConfig;
-    fn build(config: &AliasAdamConfig, layout: &[usize]) -> Result<Self> {
-        Self::new(config.clone(), layout)
-    }
-    fn scale_lr(&mut self, base: &AliasAdamConfig, multiplier: f64) {
-        scale_rule(&mut self.config_mut().rule, &base.rule, multiplier);
-    }
-}
-
-/// ALIAS's outer multiplier and its warm-up stepsize both scale.
-fn scale_rule(rule: &mut crate::AliasRule, base: &crate::AliasRule, multiplier: f64) {
-    rule.lr = base.lr * multiplier;
-    if let (Some(w), Some(b)) = (rule.warmup.as_mut(), base.warmup.as_ref()) {
-        w.lr = b.lr * multiplier;
-    }
-}
-
-macro_rules! lr_method {
-    ($ty:ident, $config:ty) => {
-        impl<F: CandleFloat> Method<F> for crate::$ty<F> {
-            type Config = $config;
-            fn build(config: &$config, layout: &[usize]) -> Result<Self> {
-                Self::new(config.clone(), layout)
-            }
-            fn scale_lr(&mut self, base: &$config, multiplier: f64) {
-                self.config_mut().lr = base.lr * multiplier;
-            }
-        }
-    };
-}
-lr_method!(SignSgd, SignSgdConfig);
-lr_method!(Prodigy, ProdigyConfig);
-lr_method!(AdamW, AdamWConfig);
-
-impl<F: CandleFloat> Method<F> for crate::research::GradientScaledStart<F> {
-    type Config = crate::research::GradientScaledStartConfig;
-    fn build(config: &Self::Config, layout: &[usize]) -> Result<Self> {
-        Self::from_config(config.clone(), layout)
-    }
-    /// `base` is the configuration this optimizer was built from, which it keeps.
-    fn scale_lr(&mut self, _base: &Self::Config, multiplier: f64) {
-        self.set_lr_multiplier(multiplier);
-    }
-}
-
-impl<F: CandleFloat> Method<F> for crate::research::DistanceSign<F> {
-    type Config = crate::research::DistanceSignConfig;
-    fn build(config: &Self::Config, layout: &[usize]) -> Result<Self> {
-        Self::new(config.clone(), layout)
-    }
-    fn scale_lr(&mut self, base: &Self::Config, multiplier: f64) {
-        self.set_lr(base.lr * multiplier);
-    }
-}
-
 /// ALIAS Sign-SGD (Option D or F; sign-only memory via [`AliasConfig::sign_only_memory`]).
-pub type Alias = CandleOptimizer<f32, crate::AliasSignSgd<f32>>;
+pub type Alias = CandleOptimizer<crate::AliasSignSgd<f32>>;
 /// ALIAS-Adam.
-pub type AliasAdam = CandleOptimizer<f32, crate::AliasAdam<f32>>;
+pub type AliasAdam = CandleOptimizer<crate::AliasAdam<f32>>;
 /// Sign-SGD, or Signum with [`SignSgdConfig::momentum`].
-pub type SignSgd = CandleOptimizer<f32, crate::SignSgd<f32>>;
+pub type SignSgd = CandleOptimizer<crate::SignSgd<f32>>;
 /// Prodigy.
-pub type Prodigy = CandleOptimizer<f32, crate::Prodigy<f32>>;
+pub type Prodigy = CandleOptimizer<crate::Prodigy<f32>>;
 /// AdamW.
-pub type AdamW = CandleOptimizer<f32, crate::AdamW<f32>>;
+pub type AdamW = CandleOptimizer<crate::AdamW<f32>>;
 
 /// A signfree optimizer driving candle vars; see the [module docs](self).
 #[derive(Debug, Clone)]
-pub struct CandleOptimizer<F: CandleFloat, O: Method<F>> {
+pub struct CandleOptimizer<O: Method>
+where
+    O::Element: CandleFloat,
+{
     vars: Vec<Var>,
     /// The address of each var's storage: distinct vars must not share one (the step write-locks
     /// them all at once), and no gradient may alias one.
@@ -204,7 +121,6 @@ pub struct CandleOptimizer<F: CandleFloat, O: Method<F>> {
     lr: f64,
     trained: Option<Trained<O>>,
     last: Option<StepReport>,
-    float: PhantomData<F>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,7 +155,10 @@ fn tensor_error(var: usize, reason: String) -> candle_core::Error {
     wrap(Error::Tensor { var, reason })
 }
 
-impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
+impl<O: Method> CandleOptimizer<O>
+where
+    O::Element: CandleFloat,
+{
     /// The vars this optimizer may train (integer vars already dropped), in the given order.
     pub fn vars(&self) -> &[Var] {
         &self.vars
@@ -326,7 +245,7 @@ impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
             });
         }
         let guards: Vec<_> = gradients.iter().map(|g| g.storage_and_layout()).collect();
-        let mut grad_slices: Vec<&[F]> = Vec::with_capacity(active.len());
+        let mut grad_slices: Vec<&[O::Element]> = Vec::with_capacity(active.len());
         for ((storage, layout), &k) in guards.iter().zip(&active) {
             if self
                 .storage_keys
@@ -338,7 +257,7 @@ impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
                 ));
             }
             let slice = match &**storage {
-                Storage::Cpu(cpu) => F::storage(cpu),
+                Storage::Cpu(cpu) => O::Element::storage(cpu),
                 _ => None,
             };
             let (start, end) = layout
@@ -354,12 +273,12 @@ impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
             None => {
                 let layout: Vec<usize> =
                     active.iter().map(|&k| self.vars[k].elem_count()).collect();
-                fresh.insert(O::build(&self.config, &layout).map_err(wrap)?)
+                fresh.insert(O::build(self.config.clone(), &layout).map_err(wrap)?)
             }
         };
-        inner.scale_lr(&self.config, lr);
+        inner.set_lr_multiplier(lr).map_err(wrap)?;
         let vars: Vec<&Var> = active.iter().map(|&k| &self.vars[k]).collect();
-        let mut run = |params: &mut [&mut [F]]| inner.step(params, &grad_slices, loss);
+        let mut run = |params: &mut [&mut [O::Element]]| inner.step(params, &grad_slices, loss);
         let report = with_slices_mut(&vars, &mut run)?.map_err(wrap)?;
         drop(guards);
         if let Some(inner) = fresh {
@@ -370,7 +289,10 @@ impl<F: CandleFloat, O: Method<F>> CandleOptimizer<F, O> {
     }
 }
 
-impl<F: CandleFloat, O: Method<F> + Stateful> CandleOptimizer<F, O> {
+impl<O: Method> CandleOptimizer<O>
+where
+    O::Element: CandleFloat,
+{
     /// Everything needed to continue this run later (with the same vars, in the same order).
     pub fn save(&self) -> CandleState<O::State> {
         CandleState {
@@ -395,7 +317,7 @@ impl<F: CandleFloat, O: Method<F> + Stateful> CandleOptimizer<F, O> {
                 }
                 let layout: Vec<usize> =
                     active.iter().map(|&k| self.vars[k].elem_count()).collect();
-                let mut inner = O::build(&self.config, &layout)?;
+                let mut inner = O::build(self.config.clone(), &layout)?;
                 inner.set_state(inner_state)?;
                 Some(Trained { active, inner })
             }
@@ -406,27 +328,30 @@ impl<F: CandleFloat, O: Method<F> + Stateful> CandleOptimizer<F, O> {
     }
 }
 
-impl<F: CandleFloat, O: Method<F>> candle_nn::Optimizer for CandleOptimizer<F, O> {
+impl<O: Method> candle_nn::Optimizer for CandleOptimizer<O>
+where
+    O::Element: CandleFloat,
+{
     type Config = O::Config;
 
     /// Keeps the float vars (integer vars are dropped, repeated vars kept once) and validates the
     /// configuration. Errors for a float var of another dtype than the method's, or one that is
     /// not on the CPU.
     fn new(vars: Vec<Var>, config: O::Config) -> candle_core::Result<Self> {
-        O::build(&config, &[]).map_err(wrap)?;
+        O::build(config.clone(), &[]).map_err(wrap)?;
         let mut kept: Vec<Var> = Vec::with_capacity(vars.len());
         let mut keys: Vec<usize> = Vec::with_capacity(vars.len());
         for (k, var) in vars.into_iter().enumerate() {
             if !var.dtype().is_float() || kept.iter().any(|v| v.id() == var.id()) {
                 continue;
             }
-            if var.dtype() != F::DTYPE {
+            if var.dtype() != O::Element::DTYPE {
                 return Err(tensor_error(
                     k,
                     format!(
                         "is {:?}; this optimizer trains {:?} vars",
                         var.dtype(),
-                        F::DTYPE
+                        O::Element::DTYPE
                     ),
                 ));
             }
@@ -452,7 +377,6 @@ impl<F: CandleFloat, O: Method<F>> candle_nn::Optimizer for CandleOptimizer<F, O
             lr: 1.0,
             trained: None,
             last: None,
-            float: PhantomData,
         })
     }
 

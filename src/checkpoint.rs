@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CheckpointError, Error, Result};
 use crate::float::Float;
-use crate::optimizer::{Optimizer, Stateful};
+use crate::optimizer::Method;
 
 /// The format name written into every checkpoint.
 pub const FORMAT: &str = "signfree-checkpoint";
@@ -58,37 +58,11 @@ fn dtype<F: Float>() -> &'static str {
     if F::BYTES == 4 { "f32" } else { "f64" }
 }
 
-/// Save and restore an optimizer with its configuration.
-pub trait Checkpointable: Stateful + Sized {
-    /// The configuration type.
-    type Config: Clone + Serialize + DeserializeOwned;
-    /// The element type.
-    type Element: Float;
-    /// The optimizer's name in checkpoints.
-    const NAME: &'static str;
-    /// The element type's name (`"f32"`/`"f64"`).
-    fn dtype_name() -> &'static str;
-    /// The configuration and layout this optimizer was built with.
-    fn config_and_layout(&self) -> (Self::Config, Vec<usize>);
-    /// Builds a fresh optimizer (validating the configuration).
-    fn build(config: Self::Config, layout: &[usize]) -> Result<Self>;
-    /// Checks a saved state against the configuration and layout it claims, before anything is
-    /// allocated (the same checks as [`Stateful::set_state`]).
-    fn check_state(config: &Self::Config, layout: &[usize], state: &Self::State) -> Result<()>;
-
+/// Save and restore an optimizer with its configuration: every [`Method`] whose configuration
+/// and state serialize has it.
+pub trait Checkpointable: Method {
     /// The checkpoint value.
-    fn checkpoint(&self) -> Checkpoint<Self::Config, Self::State> {
-        let (config, layout) = self.config_and_layout();
-        Checkpoint {
-            format: FORMAT.into(),
-            version: VERSION,
-            optimizer: Self::NAME.into(),
-            dtype: Self::dtype_name().into(),
-            layout,
-            config,
-            state: self.state().clone(),
-        }
-    }
+    fn checkpoint(&self) -> Checkpoint<Self::Config, Self::State>;
 
     /// Restores an optimizer from a checkpoint value, checking every header field.
     ///
@@ -97,7 +71,42 @@ pub trait Checkpointable: Stateful + Sized {
     /// them, so the optimizer never allocates more than the checkpoint itself holds, and a file
     /// that claims a huge layout is an [`Error::IncompatibleState`] (or, if its lengths overflow
     /// the address space, [`Error::InvalidParameter`] for `layout`), never an allocation abort.
-    fn restore(ck: Checkpoint<Self::Config, Self::State>) -> Result<Self> {
+    fn restore(ck: Checkpoint<Self::Config, Self::State>) -> Result<Self>;
+
+    /// The checkpoint as JSON text.
+    fn to_json(&self) -> Result<String>;
+
+    /// Restores from JSON text written by [`Checkpointable::to_json`].
+    fn from_json(text: &str) -> Result<Self>;
+}
+
+fn syntax(e: &serde_json::Error) -> Error {
+    Error::Checkpoint(CheckpointError::Syntax {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+impl<O> Checkpointable for O
+where
+    O: Method,
+    O::Config: Serialize + DeserializeOwned,
+    O::State: Serialize + DeserializeOwned,
+{
+    fn checkpoint(&self) -> Checkpoint<O::Config, O::State> {
+        Checkpoint {
+            format: FORMAT.into(),
+            version: VERSION,
+            optimizer: O::NAME.into(),
+            dtype: dtype::<O::Element>().into(),
+            layout: self.layout().to_vec(),
+            config: self.config().clone(),
+            state: self.state().clone(),
+        }
+    }
+
+    fn restore(ck: Checkpoint<O::Config, O::State>) -> Result<Self> {
         if ck.format != FORMAT {
             return Err(Error::Checkpoint(CheckpointError::Format {
                 found: ck.format,
@@ -109,85 +118,33 @@ pub trait Checkpointable: Stateful + Sized {
                 supported: VERSION,
             }));
         }
-        if ck.optimizer != Self::NAME {
+        if ck.optimizer != O::NAME {
             return Err(Error::Checkpoint(CheckpointError::Optimizer {
                 found: ck.optimizer,
-                expected: Self::NAME,
+                expected: O::NAME,
             }));
         }
-        if ck.dtype != Self::dtype_name() {
+        let expected = dtype::<O::Element>();
+        if ck.dtype != expected {
             return Err(Error::Checkpoint(CheckpointError::Dtype {
                 found: ck.dtype,
-                expected: Self::dtype_name(),
+                expected,
             }));
         }
-        crate::optimizer::check_layout::<Self::Element>(Self::NAME, &ck.layout)?;
-        Self::check_state(&ck.config, &ck.layout, &ck.state)?;
-        let mut opt = Self::build(ck.config, &ck.layout)?;
+        crate::optimizer::check_layout::<O::Element>(O::NAME, &ck.layout)?;
+        O::check_state(&ck.config, &ck.layout, &ck.state)?;
+        let mut opt = O::build(ck.config, &ck.layout)?;
         opt.set_state(ck.state)?;
         Ok(opt)
     }
 
-    /// The checkpoint as JSON text.
-    fn to_json(&self) -> Result<String>
-    where
-        Self::State: Serialize,
-    {
-        serde_json::to_string(&self.checkpoint()).map_err(|e| {
-            Error::Checkpoint(CheckpointError::Syntax {
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })
-        })
+    fn to_json(&self) -> Result<String> {
+        serde_json::to_string(&self.checkpoint()).map_err(|e| syntax(&e))
     }
 
-    /// Restores from JSON text written by [`Checkpointable::to_json`].
-    fn from_json(text: &str) -> Result<Self>
-    where
-        Self::State: DeserializeOwned,
-    {
-        let ck: Checkpoint<Self::Config, Self::State> =
-            serde_json::from_str(text).map_err(|e| {
-                Error::Checkpoint(CheckpointError::Syntax {
-                    line: e.line(),
-                    column: e.column(),
-                    message: e.to_string(),
-                })
-            })?;
+    fn from_json(text: &str) -> Result<Self> {
+        let ck: Checkpoint<O::Config, O::State> =
+            serde_json::from_str(text).map_err(|e| syntax(&e))?;
         Self::restore(ck)
     }
 }
-
-macro_rules! checkpointable {
-    ($ty:ident, $config:ty, $name:literal) => {
-        impl<F: Float + Serialize + DeserializeOwned> Checkpointable for crate::$ty<F> {
-            type Config = $config;
-            type Element = F;
-            const NAME: &'static str = $name;
-            fn dtype_name() -> &'static str {
-                dtype::<F>()
-            }
-            fn config_and_layout(&self) -> (Self::Config, Vec<usize>) {
-                (self.config().clone(), Optimizer::<F>::layout(self).to_vec())
-            }
-            fn build(config: Self::Config, layout: &[usize]) -> Result<Self> {
-                crate::$ty::<F>::new(config, layout)
-            }
-            fn check_state(
-                config: &Self::Config,
-                layout: &[usize],
-                state: &Self::State,
-            ) -> Result<()> {
-                crate::$ty::<F>::check_state(config, layout, state)
-            }
-        }
-    };
-}
-
-checkpointable!(SignSgd, crate::SignSgdConfig, "SignSgd");
-checkpointable!(AliasSignSgd, crate::AliasConfig, "AliasSignSgd");
-checkpointable!(AliasAdam, crate::AliasAdamConfig, "AliasAdam");
-checkpointable!(AdamW, crate::AdamWConfig, "AdamW");
-checkpointable!(Prodigy, crate::ProdigyConfig, "Prodigy");
-checkpointable!(AdamLikeCompat, crate::AdamLikeConfig, "AdamLikeCompat");

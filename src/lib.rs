@@ -45,7 +45,7 @@ pub use optim::alias_adam::{AliasAdam, AliasAdamConfig, AliasAdamState};
 pub use optim::prodigy::{Prodigy, ProdigyConfig, ProdigyState};
 pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
 pub use optim::sos::{Probe, ProgressEstimator, SosConfig, SosOutcome, SosSignSgd};
-pub use optimizer::{AliasPhase, Estimators, Optimizer, Stateful, StepReport};
+pub use optimizer::{AliasPhase, Estimators, Method, Optimizer, Stateful, StepReport};
 pub use problem::{Cost, CostGradient, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
 pub use problems::libsvm::{CsrMatrix, Dataset, Features, LibsvmOptions, Storage};
 pub use problems::logistic::{LogisticRegression, ReferenceOptimum};

@@ -38,10 +38,125 @@ pub trait Optimizer<F: Float> {
     /// are not counted). Sign-SGD: 0; Adam-type methods: two or more vectors of `F`.
     fn state_bytes_per_parameter(&self) -> f64;
 
+    /// Sets an outer multiplier on every stepsize this method applies, from the next step on
+    /// (default `1`): `set_lr_multiplier(schedule(t))` before each step puts a warm-up, a cosine
+    /// decay or any learning-rate policy on any method, including the parameter-free ones (for
+    /// ALIAS it multiplies the formula's `γ_t` and the warm-up stepsize, not the cap `γ_max`).
+    /// The multiplier is a control input, not part of [`Stateful::State`]: after a restore, set
+    /// it again. Errors with [`Error::InvalidParameter`] (changing nothing) unless it is finite
+    /// and `≥ 0`; a multiplier that drives the stepsize beyond what `F` or the weight decay
+    /// allows makes the next `step` fail with [`Error::StepOutOfRange`].
+    fn set_lr_multiplier(&mut self, multiplier: f64) -> Result<()>;
+
+    /// The outer multiplier set by [`Optimizer::set_lr_multiplier`] (default `1`).
+    fn lr_multiplier(&self) -> f64;
+
     /// [`Optimizer::step`] for a model that is a single flat vector.
     fn step_flat(&mut self, params: &mut [F], grad: &[F], loss: Option<f64>) -> Result<StepReport> {
         self.step(&mut [params], &[grad], loss)
     }
+}
+
+/// An optimizer built from one configuration value, with a name for checkpoints: everything the
+/// adapters need to cover a method generically. Implementing it (with [`Optimizer`] and
+/// [`Stateful`]) is all a new method needs to be checkpointed (feature `serde`) and used from
+/// candle (feature `candle`).
+pub trait Method: Optimizer<<Self as Method>::Element> + Stateful + Sized {
+    /// The element type of the parameters (`f32` or `f64`).
+    type Element: Float;
+    /// The configuration.
+    type Config: Clone + std::fmt::Debug;
+    /// The optimizer's name in checkpoints, e.g. `"AliasSignSgd"`.
+    const NAME: &'static str;
+    /// Builds the optimizer for tensors of the given lengths, validating the configuration.
+    fn build(config: Self::Config, layout: &[usize]) -> Result<Self>;
+    /// The configuration it was built with.
+    fn config(&self) -> &Self::Config;
+    /// Checks a saved state against a configuration and layout before anything is allocated
+    /// (the same checks as [`Stateful::set_state`]).
+    fn check_state(config: &Self::Config, layout: &[usize], state: &Self::State) -> Result<()>;
+}
+
+/// Implements [`Method`] for an optimizer type `$ty<F>` whose inherent `new(config, layout)`,
+/// `config()` and `check_state(config, layout, state)` have the trait's signatures.
+macro_rules! method {
+    ($ty:ident, $config:ty, $name:literal) => {
+        impl<F: $crate::float::Float> $crate::optimizer::Method for $ty<F> {
+            type Element = F;
+            type Config = $config;
+            const NAME: &'static str = $name;
+            fn build(config: $config, layout: &[usize]) -> $crate::error::Result<Self> {
+                Self::new(config, layout)
+            }
+            fn config(&self) -> &$config {
+                &self.config
+            }
+            fn check_state(
+                config: &$config,
+                layout: &[usize],
+                state: &<Self as $crate::optimizer::Stateful>::State,
+            ) -> $crate::error::Result<()> {
+                Self::check_state(config, layout, state)
+            }
+        }
+    };
+}
+pub(crate) use method;
+
+/// The outer stepsize multiplier every optimizer keeps ([`Optimizer::set_lr_multiplier`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LrMultiplier(f64);
+
+impl Default for LrMultiplier {
+    fn default() -> Self {
+        Self(1.0)
+    }
+}
+
+impl LrMultiplier {
+    /// The multiplier.
+    pub(crate) fn get(self) -> f64 {
+        self.0
+    }
+
+    /// Sets it after checking it is finite and `≥ 0` (unchanged otherwise).
+    pub(crate) fn set(&mut self, owner: &'static str, multiplier: f64) -> Result<()> {
+        check_range(
+            owner,
+            "lr_multiplier",
+            multiplier,
+            multiplier >= 0.0,
+            "a finite number >= 0",
+        )?;
+        self.0 = multiplier;
+        Ok(())
+    }
+}
+
+/// Implements [`Optimizer::set_lr_multiplier`] and [`Optimizer::lr_multiplier`] on a field
+/// `lr_multiplier: LrMultiplier` (inside an `impl Optimizer` block).
+macro_rules! lr_multiplier_methods {
+    ($owner:expr) => {
+        fn set_lr_multiplier(&mut self, multiplier: f64) -> $crate::error::Result<()> {
+            self.lr_multiplier.set($owner, multiplier)
+        }
+        fn lr_multiplier(&self) -> f64 {
+            self.lr_multiplier.get()
+        }
+    };
+}
+pub(crate) use lr_multiplier_methods;
+
+/// [`Error::StepOutOfRange`] unless the decoupled weight decay factor `1 − γ·λ` stays positive
+/// (`γ·λ < 1`; the configuration checks this for the base stepsize, an outer multiplier may
+/// break it).
+pub(crate) fn check_decay(step: u64, gamma: f64, weight_decay: f64) -> Result<()> {
+    check_step_value(
+        step,
+        "weight decay γ·λ",
+        gamma * weight_decay,
+        1.0 - f64::EPSILON,
+    )
 }
 
 /// Save and restore everything that changes between steps.

@@ -5,11 +5,11 @@ mod distance;
 
 pub use distance::{DistanceSign, DistanceSignConfig, DistanceSignState};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::scalar;
-use crate::optim::alias::{AliasConfig, AliasSignSgd};
-use crate::optimizer::{Optimizer, StepReport, check_step_inputs};
+use crate::optim::alias::{AliasConfig, AliasSignSgd, AliasState};
+use crate::optimizer::{Method, Optimizer, Stateful, StepReport, check_step_inputs};
 
 /// **R1, gradient-scaled start**: ALIAS whose initial smoothness is set from the first gradient,
 /// `L_0 = ‖g_0‖_1 / max(1, ‖x_0‖_∞)`, instead of the probe step (used only when the
@@ -22,30 +22,58 @@ use crate::optimizer::{Optimizer, StepReport, check_step_inputs};
 /// `‖noise‖_1 / 10⁻⁶`, which fixes `S` at a huge value for the rest of the run. Here every sample
 /// divides by a move of the formula's size.
 ///
-/// Not the paper's method; the docs of `AliasSignSgd` describe that one.
+/// After the first step it is ALIAS Sign-SGD with that `S`: its state is an [`AliasState`] and
+/// it checkpoints like the others. A warm-up is refused (the start rule replaces the probe at
+/// step 0). Not the paper's method; the docs of `AliasSignSgd` describe that one.
 #[derive(Debug, Clone)]
 pub struct GradientScaledStart<F: Float> {
-    config: AliasConfig,
+    config: GradientScaledStartConfig,
     layout: Vec<usize>,
-    inner: Option<AliasSignSgd<F>>,
-    polyak_bound: bool,
-    horizon: Option<u64>,
-    /// The candle adapter's outer multiplier on `config`'s stepsizes (1 otherwise). `config`
-    /// itself stays as validated in `new`.
-    lr_multiplier: f64,
+    /// Built from `config` in `new`; rebuilt with the gradient-scaled `L_0` by the first step.
+    inner: AliasSignSgd<F>,
 }
 
+/// The configuration of a [`GradientScaledStart`] as one value.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GradientScaledStartConfig {
+    /// The ALIAS configuration the start rule feeds (R4's horizon is
+    /// [`crate::AliasRule::horizon`]).
+    pub alias: AliasConfig,
+    /// R3: also bound the first step by the Polyak step (see
+    /// [`GradientScaledStart::with_polyak_bound`]).
+    pub polyak_bound: bool,
+}
+
+const OWNER: &str = "GradientScaledStart";
+
 impl<F: Float> GradientScaledStart<F> {
-    /// Validates `config` (by building the inner optimizer once) and keeps it for the first step.
+    /// Validates `config` (by building the ALIAS optimizer it runs); refuses a warm-up.
     pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
-        AliasSignSgd::<F>::new(config.clone(), layout)?;
+        Self::from_config(
+            GradientScaledStartConfig {
+                alias: config,
+                polyak_bound: false,
+            },
+            layout,
+        )
+    }
+
+    /// [`GradientScaledStart::new`] from one configuration value.
+    pub fn from_config(config: GradientScaledStartConfig, layout: &[usize]) -> Result<Self> {
+        if config.alias.rule.warmup.is_some() {
+            return Err(Error::invalid(
+                OWNER,
+                "warmup",
+                "Some(..)",
+                "None (the gradient-scaled start replaces the probe at step 0)",
+            ));
+        }
+        let inner = AliasSignSgd::new(config.alias.clone(), layout)?;
         Ok(Self {
             config,
             layout: layout.to_vec(),
-            inner: None,
-            polyak_bound: false,
-            horizon: None,
-            lr_multiplier: 1.0,
+            inner,
         })
     }
 
@@ -55,73 +83,50 @@ impl<F: Float> GradientScaledStart<F> {
     /// `L_0 = max(‖g_0‖_1 / D, ‖g_0‖_1² / f(x_0))`. Applies when the first step gets a positive
     /// loss.
     pub fn with_polyak_bound(mut self) -> Self {
-        self.polyak_bound = true;
+        self.config.polyak_bound = true;
         self
     }
 
-    /// **R4**: use a known horizon `T`: multiply ALIAS's stepsize by the cosine decay
-    /// `½(1 + cos(π t / T))` ([`crate::Schedule::Cosine`]). ALIAS's `γ_t = sqrt(d / S_t)` only
-    /// falls like `1/sqrt(t)`, so on full-batch problems sign descent ends oscillating at the
-    /// scale of the last `γ` (on w8a five to ten times the best tuned constant); tuned baselines
-    /// fix this with a decay to zero over the known budget, and this gives ALIAS the same. The
-    /// estimators see the moves actually made (`‖x_t − x_{t−1}‖_∞` is measured), so the
-    /// smoothness samples stay consistent while `γ` shrinks. Errors for `T = 0`.
+    /// **R4**: R3 or R1 with a known horizon `T`, i.e. [`crate::AliasRule::horizon`] set to `T`
+    /// (cosine decay of the formula's stepsize over the horizon). Errors for `T = 0`.
     pub fn with_horizon(mut self, total_steps: u64) -> Result<Self> {
-        crate::Schedule::Cosine { total_steps }.validate("GradientScaledStart")?;
-        self.horizon = Some(total_steps);
+        let mut alias = self.config.alias.clone();
+        alias.rule.horizon = Some(total_steps);
+        let mut inner = AliasSignSgd::new(alias.clone(), &self.layout)?;
+        inner.set_lr_multiplier(self.inner.lr_multiplier())?;
+        self.config.alias = alias;
+        self.inner = inner;
         Ok(self)
     }
-}
 
-/// The configuration of a [`GradientScaledStart`] as one value (for the candle adapter and
-/// checkpoints of the experiment harness).
-#[derive(Debug, Clone, PartialEq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct GradientScaledStartConfig {
-    /// The ALIAS configuration the start rule feeds.
-    pub alias: AliasConfig,
-    /// R3: also bound the first step by the Polyak step (see
-    /// [`GradientScaledStart::with_polyak_bound`]).
-    pub polyak_bound: bool,
-    /// R4: the known horizon for the cosine decay (see [`GradientScaledStart::with_horizon`]).
-    pub horizon: Option<u64>,
-}
-
-impl<F: Float> GradientScaledStart<F> {
-    /// [`GradientScaledStart::new`] from one configuration value.
-    pub fn from_config(config: GradientScaledStartConfig, layout: &[usize]) -> Result<Self> {
-        let mut o = Self::new(config.alias, layout)?;
-        if config.polyak_bound {
-            o = o.with_polyak_bound();
+    /// `L_0` from the first gradient and point (`None`: keep the configuration's start).
+    fn initial_smoothness(
+        &self,
+        params: &[&mut [F]],
+        grads: &[&[F]],
+        loss: Option<f64>,
+    ) -> Result<Option<f64>> {
+        if self.config.alias.rule.initial_smoothness.is_some() {
+            return Ok(None);
         }
-        match config.horizon {
-            Some(t) => o.with_horizon(t),
-            None => Ok(o),
+        let g_l1: f64 = grads.iter().map(|g| scalar::l1_norm(g)).sum();
+        if g_l1 <= 0.0 {
+            return Ok(None);
         }
-    }
-
-    /// The candle adapter's learning-rate multiplier (applied from the next step on).
-    #[cfg(feature = "candle")]
-    pub(crate) fn set_lr_multiplier(&mut self, multiplier: f64) {
-        self.lr_multiplier = multiplier;
-    }
-
-    /// Sets the running optimizer's stepsizes for its next step: the configured `lr` and warm-up
-    /// `lr` times the outer multiplier, `lr` also times R4's cosine factor.
-    fn set_stepsizes(
-        config: &AliasConfig,
-        lr_multiplier: f64,
-        horizon: Option<u64>,
-        inner: &mut AliasSignSgd<F>,
-    ) {
-        let factor = horizon.map_or(1.0, |total_steps| {
-            crate::Schedule::Cosine { total_steps }.factor(inner.steps_taken())
-        });
-        let rule = &mut inner.config_mut().rule;
-        rule.lr = config.rule.lr * lr_multiplier * factor;
-        if let (Some(w), Some(base)) = (rule.warmup.as_mut(), config.rule.warmup) {
-            w.lr = base.lr * lr_multiplier;
+        let x_inf = params
+            .iter()
+            .map(|p| scalar::inf_norm(p))
+            .fold(0.0, f64::max);
+        let mut l0 = g_l1 / x_inf.max(1.0);
+        if let (true, Some(f0)) = (self.config.polyak_bound, loss)
+            && f0 > 0.0
+        {
+            l0 = l0.max(g_l1 * g_l1 / f0);
         }
+        // Extreme gradients: ‖g‖_1 (or its square) overflowing is a step error; an L_0 that
+        // underflows to 0 (subnormal gradients) leaves the probe start.
+        crate::optimizer::check_step_value(0, "gradient-scaled L_0", l0, f64::MAX)?;
+        Ok((l0 > 0.0).then_some(l0))
     }
 }
 
@@ -132,44 +137,27 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
         grads: &[&[F]],
         loss: Option<f64>,
     ) -> Result<StepReport> {
-        if self.inner.is_none() {
-            check_step_inputs(
-                &crate::kernels::Kernels::detect().with_threads(1),
-                &self.layout,
-                params,
-                grads,
-                loss,
-                0,
-            )?;
-            let g_l1: f64 = grads.iter().map(|g| scalar::l1_norm(g)).sum();
-            let x_inf = params
-                .iter()
-                .map(|p| scalar::inf_norm(p))
-                .fold(0.0, f64::max);
-            let mut config = self.config.clone();
-            if config.rule.initial_smoothness.is_none() && g_l1 > 0.0 {
-                let mut l0 = g_l1 / x_inf.max(1.0);
-                if let (true, Some(f0)) = (self.polyak_bound, loss)
-                    && f0 > 0.0
-                {
-                    l0 = l0.max(g_l1 * g_l1 / f0);
-                }
-                // Extreme gradients: ‖g‖_1 (or its square) overflowing is a step error; an L_0
-                // that underflows to 0 (subnormal gradients) leaves the probe start.
-                crate::optimizer::check_step_value(0, "gradient-scaled L_0", l0, f64::MAX)?;
-                if l0 > 0.0 {
-                    config.rule.initial_smoothness = Some(l0);
-                }
-            }
-            let mut inner = AliasSignSgd::new(config, &self.layout)?;
-            Self::set_stepsizes(&self.config, self.lr_multiplier, self.horizon, &mut inner);
-            let report = inner.step(params, grads, loss)?;
-            self.inner = Some(inner);
-            return Ok(report);
+        if self.inner.steps_taken() > 0 {
+            return self.inner.step(params, grads, loss);
         }
-        let inner = self.inner.as_mut().expect("set above");
-        Self::set_stepsizes(&self.config, self.lr_multiplier, self.horizon, inner);
-        inner.step(params, grads, loss)
+        check_step_inputs(
+            &crate::kernels::Kernels::detect().with_threads(1),
+            &self.layout,
+            params,
+            grads,
+            loss,
+            0,
+        )?;
+        let Some(l0) = self.initial_smoothness(params, grads, loss)? else {
+            return self.inner.step(params, grads, loss);
+        };
+        let mut alias = self.config.alias.clone();
+        alias.rule.initial_smoothness = Some(l0);
+        let mut inner = AliasSignSgd::new(alias, &self.layout)?;
+        inner.set_lr_multiplier(self.inner.lr_multiplier())?;
+        let report = inner.step(params, grads, loss)?;
+        self.inner = inner;
+        Ok(report)
     }
 
     fn layout(&self) -> &[usize] {
@@ -177,13 +165,21 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
     }
 
     fn steps_taken(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |o| o.steps_taken())
+        self.inner.steps_taken()
+    }
+
+    fn set_lr_multiplier(&mut self, multiplier: f64) -> Result<()> {
+        self.inner.set_lr_multiplier(multiplier)
+    }
+
+    fn lr_multiplier(&self) -> f64 {
+        self.inner.lr_multiplier()
     }
 
     fn name(&self) -> &'static str {
-        if self.horizon.is_some() {
+        if self.config.alias.rule.horizon.is_some() {
             "ALIAS, gradient-scaled start with cosine decay over the horizon (R4)"
-        } else if self.polyak_bound {
+        } else if self.config.polyak_bound {
             "ALIAS, gradient-scaled start with Polyak bound (R3)"
         } else {
             "ALIAS, gradient-scaled start (R1)"
@@ -191,12 +187,42 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
     }
 
     fn state_bytes_per_parameter(&self) -> f64 {
-        // Before the first step nothing is allocated yet; report what the inner optimizer will hold.
-        match &self.inner {
-            Some(inner) => inner.state_bytes_per_parameter(),
-            None => AliasSignSgd::<F>::new(self.config.clone(), &[0])
-                .map_or(0.0, |o| o.state_bytes_per_parameter()),
-        }
+        self.inner.state_bytes_per_parameter()
+    }
+}
+
+impl<F: Float> Stateful for GradientScaledStart<F> {
+    type State = AliasState<F>;
+
+    fn state(&self) -> &AliasState<F> {
+        self.inner.state()
+    }
+
+    /// Restores the ALIAS state; a state past step 0 already holds the start's `S`.
+    fn set_state(&mut self, state: AliasState<F>) -> Result<()> {
+        self.inner.set_state(state)
+    }
+}
+
+impl<F: Float> Method for GradientScaledStart<F> {
+    type Element = F;
+    type Config = GradientScaledStartConfig;
+    const NAME: &'static str = OWNER;
+
+    fn build(config: GradientScaledStartConfig, layout: &[usize]) -> Result<Self> {
+        Self::from_config(config, layout)
+    }
+
+    fn config(&self) -> &GradientScaledStartConfig {
+        &self.config
+    }
+
+    fn check_state(
+        config: &GradientScaledStartConfig,
+        layout: &[usize],
+        state: &AliasState<F>,
+    ) -> Result<()> {
+        AliasSignSgd::<F>::check_state(&config.alias, layout, state)
     }
 }
 

@@ -10,7 +10,8 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::Optimizer as _;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use signfree::candle::{self as sc, CandleOptimizer, Method};
+use signfree::Method;
+use signfree::candle::{self as sc, CandleOptimizer};
 use signfree::{
     AdamWConfig, AliasAdamConfig, AliasConfig, Optimizer, ProdigyConfig, Schedule, SignSgdConfig,
 };
@@ -59,11 +60,11 @@ fn values(vars: &[Var]) -> Vec<Vec<f32>> {
 
 /// Runs `steps` adapter steps and the same steps of the slice optimizer on copies of the numbers
 /// (gradients taken from the adapter's run), and checks every parameter bit for bit.
-fn same_as_slice_optimizer<O: Method<f32>>(config: O::Config, steps: usize, lr: &[f64]) {
+fn same_as_slice_optimizer<O: Method<Element = f32>>(config: O::Config, steps: usize, lr: &[f64]) {
     let vars = random_vars(1);
-    let mut adapter = CandleOptimizer::<f32, O>::new(vars.clone(), config.clone()).unwrap();
+    let mut adapter = CandleOptimizer::<O>::new(vars.clone(), config.clone()).unwrap();
     let layout: Vec<usize> = vars.iter().map(|v| v.elem_count()).collect();
-    let mut slice_opt = O::build(&config, &layout).unwrap();
+    let mut slice_opt = O::build(config.clone(), &layout).unwrap();
     let mut x = values(&vars);
     for t in 0..steps {
         let l = loss(&vars, 7);
@@ -84,7 +85,7 @@ fn same_as_slice_optimizer<O: Method<f32>>(config: O::Config, steps: usize, lr: 
         let m = lr[t % lr.len()];
         adapter.set_learning_rate(m);
         let report = adapter.step_with_loss(&grads, Some(value)).unwrap();
-        slice_opt.scale_lr(&config, m);
+        slice_opt.set_lr_multiplier(m).unwrap();
         let mut xs: Vec<&mut [f32]> = x.iter_mut().map(|v| v.as_mut_slice()).collect();
         let gs: Vec<&[f32]> = g.iter().map(|v| v.as_slice()).collect();
         let expected = slice_opt.step(&mut xs, &gs, Some(value)).unwrap();
@@ -125,10 +126,13 @@ fn adapter_steps_equal_slice_steps_for_every_method() {
     let r4 = signfree::research::GradientScaledStartConfig {
         alias: AliasConfig {
             momentum: Some(0.9),
-            ..AliasConfig::option_f(0.0)
+            rule: signfree::AliasRule {
+                horizon: Some(12),
+                ..signfree::AliasRule::option_f(0.0)
+            },
+            ..Default::default()
         },
         polyak_bound: true,
-        horizon: Some(12),
     };
     same_as_slice_optimizer::<signfree::research::GradientScaledStart<f32>>(
         r4,
@@ -253,12 +257,12 @@ fn mlp_regression_converges() {
 #[cfg(feature = "serde")]
 #[test]
 fn save_and_restore_continue_identically() {
-    fn check<O: Method<f32> + signfree::Stateful>(config: O::Config)
+    fn check<O: Method<Element = f32> + signfree::Stateful>(config: O::Config)
     where
         O::State: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
     {
         let vars = random_vars(5);
-        let mut opt = CandleOptimizer::<f32, O>::new(vars.clone(), config.clone()).unwrap();
+        let mut opt = CandleOptimizer::<O>::new(vars.clone(), config.clone()).unwrap();
         for t in 0..5 {
             opt.set_learning_rate(1.0 / (1.0 + t as f64));
             opt.backward_step(&loss(&vars, 11)).unwrap();
@@ -272,7 +276,7 @@ fn save_and_restore_continue_identically() {
         for _ in 0..5 {
             opt.backward_step(&loss(&vars, 11)).unwrap();
         }
-        let mut restored = CandleOptimizer::<f32, O>::new(copies.clone(), config).unwrap();
+        let mut restored = CandleOptimizer::<O>::new(copies.clone(), config).unwrap();
         restored
             .restore(serde_json::from_str(&json).unwrap())
             .unwrap();

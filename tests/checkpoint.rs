@@ -33,7 +33,7 @@ fn bits<T: std::fmt::Debug>(v: &T) -> String {
 fn check_resume<F, O>(mut a: O, n: usize, m: usize)
 where
     F: Float,
-    O: Optimizer<F> + Checkpointable,
+    O: Checkpointable<Element = F>,
     O::State: std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
 {
     let split = [5usize, 3];

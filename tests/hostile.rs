@@ -49,7 +49,7 @@ fn with_layout(json: &str, layout: &str) -> String {
 fn hostile_layouts_are_refused<F, O>(o: O)
 where
     F: Float,
-    O: Optimizer<F> + Checkpointable,
+    O: Checkpointable<Element = F>,
     O::State: serde::Serialize + serde::de::DeserializeOwned,
 {
     let json = json_of(&o);
@@ -118,7 +118,7 @@ fn huge_layouts_are_refused_at_construction() {
 fn steps_stay_finite_and_restorable<F, O>(mut o: O, grads: &[Vec<f64>])
 where
     F: Float,
-    O: Optimizer<F> + Checkpointable,
+    O: Checkpointable<Element = F>,
     O::State: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let mut x: Vec<F> = [0.5, -1.0, 2.0, 0.0, 1.0, -3.0].map(F::from_f64).to_vec();
@@ -574,7 +574,7 @@ fn empty_models_round_trip_their_checkpoints() {
 fn load_step_save_load<F, O>(text: &str, grads: &[f64])
 where
     F: Float,
-    O: Optimizer<F> + Checkpointable,
+    O: Checkpointable<Element = F>,
     O::State: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let Ok(mut o) = O::from_json(text) else {

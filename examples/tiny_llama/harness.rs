@@ -13,7 +13,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 use candle_nn::Optimizer as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use signfree::candle::{CandleOptimizer, Method};
+use signfree::Method;
+use signfree::candle::CandleOptimizer;
 use signfree::research::{
     DistanceSign, DistanceSignConfig, GradientScaledStart, GradientScaledStartConfig,
 };
@@ -93,7 +94,7 @@ pub trait Trainer {
     fn state_bytes(&self) -> f64;
 }
 
-impl<O: Method<f32>> Trainer for CandleOptimizer<f32, O> {
+impl<O: Method<Element = f32>> Trainer for CandleOptimizer<O> {
     fn set_multiplier(&mut self, m: f64) {
         self.set_learning_rate(m);
     }
@@ -112,8 +113,8 @@ impl<O: Method<f32>> Trainer for CandleOptimizer<f32, O> {
 /// The paper's LLM recipe: ALIAS on the body with its own warm-up (no outer multiplier), AdamW on
 /// the head under the common multiplier. One backward pass, two optimizers.
 struct Recipe {
-    body: CandleOptimizer<f32, signfree::AliasSignSgd<f32>>,
-    head: CandleOptimizer<f32, signfree::AdamW<f32>>,
+    body: CandleOptimizer<signfree::AliasSignSgd<f32>>,
+    head: CandleOptimizer<signfree::AdamW<f32>>,
 }
 
 impl Trainer for Recipe {
@@ -154,13 +155,13 @@ pub struct MethodSpec {
     build: Build,
 }
 
-fn boxed<O: Method<f32> + 'static>(config: O::Config) -> Build
+fn boxed<O: Method<Element = f32> + 'static>(config: O::Config) -> Build
 where
     O::Config: 'static,
 {
     Box::new(move |body, head, _| {
         let vars = body.into_iter().chain(head).collect();
-        let opt = CandleOptimizer::<f32, O>::new(vars, config.clone())?;
+        let opt = CandleOptimizer::<O>::new(vars, config.clone())?;
         Ok(Box::new(opt) as Box<dyn Trainer>)
     })
 }
@@ -286,10 +287,13 @@ pub fn methods(task: &Task, steps: usize) -> Vec<MethodSpec> {
             boxed::<GradientScaledStart<f32>>(GradientScaledStartConfig {
                 alias: AliasConfig {
                     momentum: Some(0.9),
-                    ..AliasConfig::option_f(0.0)
+                    rule: AliasRule {
+                        horizon,
+                        ..AliasRule::option_f(0.0)
+                    },
+                    ..Default::default()
                 },
                 polyak_bound: true,
-                horizon,
             }),
         ));
     }

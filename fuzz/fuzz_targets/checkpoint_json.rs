@@ -15,7 +15,7 @@ use signfree::{
 fn load_step_save_load<F, O>(text: &str, grads: &[f64])
 where
     F: Float,
-    O: Optimizer<F> + Checkpointable,
+    O: Checkpointable<Element = F>,
     O::State: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let Ok(mut o) = O::from_json(text) else { return };

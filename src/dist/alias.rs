@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::alias::{AliasConfig, AliasScalars, AliasStepsize, Sample, check_step_shapes};
+use crate::optimizer::{LrMultiplier, lr_multiplier_methods};
 use crate::optimizer::{Optimizer, Stateful, StepReport, check_finite, check_layout, check_range};
 use crate::state::{check_buffers, check_counter, check_values};
 
@@ -108,6 +109,7 @@ pub struct DistAliasSignSgd<F: Float, C: Communicator> {
     layout: Vec<usize>,
     comm: C,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
     state: DistAliasState<F>,
     vote: SignVote,
     /// This step's vote, before it is applied.
@@ -163,6 +165,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
             next_vote: buffers(),
             scalars_out: [0.0; SLOTS],
             traffic: Traffic::default(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
@@ -318,6 +321,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
             &st.scalars,
             sample,
             loss_mean,
+            self.lr_multiplier.get(),
             F::MAX / 2.0,
             || x_inf,
         )?;
@@ -360,6 +364,8 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
     fn steps_taken(&self) -> u64 {
         self.state.step
     }
+
+    lr_multiplier_methods!(OWNER);
 
     fn name(&self) -> &'static str {
         match self.config.rule.stepsize {

@@ -6,6 +6,7 @@ use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::sign_sgd::SignSgdConfig;
 use crate::optimizer::{Estimators, Optimizer, Stateful, StepReport, check_step_inputs};
+use crate::optimizer::{LrMultiplier, check_decay, check_step_value, lr_multiplier_methods};
 use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistSignSgd";
@@ -69,6 +70,7 @@ pub struct DistSignSgd<F: Float, C: Communicator> {
     layout: Vec<usize>,
     comm: C,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
     state: DistSignSgdState<F>,
     vote: SignVote,
     /// The vote (and, with momentum, the new momentum) before it is applied.
@@ -108,6 +110,7 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
             comm,
             kernels,
             traffic: Traffic::default(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
@@ -159,7 +162,12 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
             size,
             kind,
         };
-        let local = check_step_inputs(&self.kernels, &self.layout, params, grads, loss, t);
+        // The stepsize is checked with the inputs, so that every rank agrees on a failure.
+        let factor = self.config.schedule.factor(t);
+        let gamma = self.config.lr * self.lr_multiplier.get() * factor;
+        let local = check_step_inputs(&self.kernels, &self.layout, params, grads, loss, t)
+            .and_then(|()| check_step_value(t, "Sign-SGD stepsize", gamma, F::MAX / 2.0))
+            .and_then(|()| check_decay(t, gamma, self.config.weight_decay));
         let out = [
             f64::from(u8::from(local.is_err())),
             t as f64,
@@ -175,8 +183,6 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
         };
         agree(&self.gathered, SLOTS, local.err(), t, rank, size)?;
 
-        let factor = self.config.schedule.factor(t);
-        let gamma = self.config.lr * factor;
         match self.config.momentum {
             None => {
                 for (k, g) in grads.iter().enumerate() {
@@ -228,6 +234,8 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
     fn steps_taken(&self) -> u64 {
         self.state.step
     }
+
+    lr_multiplier_methods!(OWNER);
 
     fn name(&self) -> &'static str {
         if self.config.momentum.is_some() {

@@ -10,6 +10,7 @@ use crate::optimizer::{
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
     check_step_value,
 };
+use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
 use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "AdamLikeCompat";
@@ -115,6 +116,7 @@ pub struct AdamLikeCompat<F: Float> {
     /// This step's `(r, d)` per tensor, computed and checked before anything is written.
     estimates: Vec<(f64, f64)>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> AdamLikeCompat<F> {
@@ -148,6 +150,7 @@ impl<F: Float> AdamLikeCompat<F> {
             state,
             estimates: vec![(1.0, 1.0); layout.len()],
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
@@ -170,6 +173,8 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
         // g² is formed in F before it is scaled.
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
+        let lr = c.lr * self.lr_multiplier.get();
+        check_decay(t, lr, c.weight_decay)?;
         let st = &mut self.state;
         let beta3 = c.beta2.sqrt();
         // Pass 1 (pure): each tensor's r and d, checked so that `d·g` (whose square enters v)
@@ -197,12 +202,12 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
                 (1.0 - c.beta2) * d * d,
                 F::MAX / 4.0,
             )?;
-            let step_bound = c.lr * d_step * 2f64.sqrt() * (limit / c.eps.sqrt() + 1.0);
+            let step_bound = lr * d_step * 2f64.sqrt() * (limit / c.eps.sqrt() + 1.0);
             check_step_value(t, "AdamLike step bound", step_bound, F::MAX / 2.0)?;
             self.estimates[k] = (r, d);
         }
         let f = F::from_f64;
-        let decay = f(1.0 - c.lr * c.weight_decay);
+        let decay = f(1.0 - lr * c.weight_decay);
         let mut last_d = 1.0;
         for (k, (x, g)) in params.iter_mut().zip(grads).enumerate() {
             let (r, d) = self.estimates[k];
@@ -223,7 +228,7 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
                 if scale < 0.5 * c.eps / (mi * mi + c.eps) {
                     scale = (vi + c.eps) / (mi * mi + c.eps);
                 }
-                let step = c.lr * (d_step * d_step / scale).sqrt();
+                let step = lr * (d_step * d_step / scale).sqrt();
                 x[i] = (x[i] - sign(m[i]) * f(step)) * decay;
                 prev[i] = gi;
             }
@@ -232,7 +237,7 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
         st.step = t + 1;
         Ok(StepReport {
             step: t,
-            stepsize: c.lr * last_d,
+            stepsize: lr * last_d,
             backend: self.kernels.backend(),
             estimators: Estimators::Prodigy {
                 d: last_d,
@@ -249,6 +254,8 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!(OWNER);
+
     fn name(&self) -> &'static str {
         "AdamLike (reference code)"
     }
@@ -257,6 +264,8 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
         3.0 * F::BYTES as f64
     }
 }
+
+method!(AdamLikeCompat, AdamLikeConfig, "AdamLikeCompat");
 
 impl<F: Float> Stateful for AdamLikeCompat<F> {
     type State = AdamLikeState<F>;

@@ -11,6 +11,7 @@ use crate::optimizer::{
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
     check_step_value,
 };
+use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
 use crate::state::check_counter;
 
@@ -103,6 +104,7 @@ pub struct AdamW<F: Float> {
     layout: Vec<usize>,
     state: AdamWState<F>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> AdamW<F> {
@@ -138,6 +140,7 @@ impl<F: Float> AdamW<F> {
             layout: layout.to_vec(),
             state,
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
@@ -154,13 +157,6 @@ impl<F: Float> AdamW<F> {
     pub fn config(&self) -> &AdamWConfig {
         &self.config
     }
-
-    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
-    /// the stepsize fields; everything validated in `new` stays valid).
-    #[cfg(feature = "candle")]
-    pub(crate) fn config_mut(&mut self) -> &mut AdamWConfig {
-        &mut self.config
-    }
 }
 
 impl<F: Float> Optimizer<F> for AdamW<F> {
@@ -176,7 +172,8 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let c = &self.config;
         let factor = c.schedule.factor(t);
-        let gamma = c.lr * factor;
+        let gamma = c.lr * self.lr_multiplier.get() * factor;
+        check_decay(t, gamma, c.weight_decay)?;
         let bound = adam_direction_bound::<F>(c.beta1, c.eps);
         check_step_value(
             t,
@@ -211,6 +208,8 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!(OWNER);
+
     fn name(&self) -> &'static str {
         "AdamW"
     }
@@ -219,6 +218,8 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
         2.0 * F::BYTES as f64
     }
 }
+
+method!(AdamW, AdamWConfig, "AdamW");
 
 impl<F: Float> Stateful for AdamW<F> {
     type State = AdamWState<F>;

@@ -11,6 +11,7 @@ use crate::optimizer::{
     AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_fits,
     check_layout, check_range, check_shapes, check_step_value,
 };
+use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
 use crate::state::{check_buffers, check_counter, check_scalar, check_values, fits_layout_with};
 
@@ -81,6 +82,14 @@ pub struct AliasRule {
     /// in between. Default 1 (every step, the paper's method). The reference code's `update_gap`;
     /// supported by [`AliasSignSgd`].
     pub update_gap: u64,
+    /// `T`: a known horizon; multiplies the formula's stepsize by the cosine factor
+    /// `½(1 + cos(π t / T))` ([`Schedule::Cosine`]). `None` by default. **Beyond the paper**
+    /// (research R4, `docs/RESEARCH.md`): `γ_t = sqrt(d / S_t)` only falls like `1/sqrt(t)`, so
+    /// full-batch sign descent ends oscillating at the scale of the last `γ`; tuned baselines
+    /// decay to zero over the known budget, and this gives ALIAS the same. The estimators see the
+    /// moves actually made, so the smoothness samples stay consistent while `γ` shrinks.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub horizon: Option<u64>,
 }
 
 impl Default for AliasRule {
@@ -93,6 +102,7 @@ impl Default for AliasRule {
             max_stepsize: None,
             warmup: None,
             update_gap: 1,
+            horizon: None,
         }
     }
 }
@@ -177,15 +187,7 @@ pub(crate) struct Decision {
 impl Decision {
     /// [`Error::StepOutOfRange`] if the decoupled decay factor `1 − γ·wd` would not be positive.
     pub(crate) fn check_decay(&self, step: u64, weight_decay: f64) -> Result<()> {
-        if weight_decay > 0.0 {
-            check_step_value(
-                step,
-                "ALIAS stepsize times weight decay",
-                self.gamma * weight_decay,
-                1.0 - f64::EPSILON,
-            )?;
-        }
-        Ok(())
+        crate::optimizer::check_decay(step, self.gamma, weight_decay)
     }
 
     /// Commits the decision after the update pass moved `x` by `moved` in ℓ∞.
@@ -249,6 +251,9 @@ impl AliasRule {
             positive("warmup.lr", w.lr)?;
             w.schedule.validate(owner)?;
         }
+        if let Some(total_steps) = self.horizon {
+            Schedule::Cosine { total_steps }.validate(owner)?;
+        }
         Ok(())
     }
 
@@ -278,7 +283,8 @@ impl AliasRule {
         t < start || (t - start).is_multiple_of(self.update_gap)
     }
 
-    /// Decides `γ_t` from the current scalars, this step's sample (absent at `t = 0`) and loss.
+    /// Decides `γ_t` from the current scalars, this step's sample (absent at `t = 0`) and loss,
+    /// with the user's outer `multiplier` on the formula's and the warm-up's stepsize.
     /// `x_inf` is called only for the probe stepsize. Pure: nothing is written.
     ///
     /// Fails with [`Error::StepOutOfRange`] if the stepsize would be non-finite or above
@@ -293,10 +299,11 @@ impl AliasRule {
         scalars: &AliasScalars,
         sample: Option<Sample>,
         loss: Option<f64>,
+        multiplier: f64,
         max_gamma: f64,
         x_inf: impl FnOnce() -> f64,
     ) -> Result<Decision> {
-        let decision = self.decide_unchecked(owner, t, scalars, sample, loss, x_inf)?;
+        let decision = self.decide_unchecked(owner, t, scalars, sample, loss, multiplier, x_inf)?;
         let s = &decision.scalars;
         check_step_value(t, "ALIAS smoothness sum S", s.smoothness_sum, f64::MAX)?;
         check_step_value(t, "ALIAS gap sum", s.gap_sum.abs(), f64::MAX)?;
@@ -305,6 +312,7 @@ impl AliasRule {
         Ok(decision)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decide_unchecked(
         &self,
         owner: &'static str,
@@ -312,6 +320,7 @@ impl AliasRule {
         scalars: &AliasScalars,
         sample: Option<Sample>,
         loss: Option<f64>,
+        multiplier: f64,
         x_inf: impl FnOnce() -> f64,
     ) -> Result<Decision> {
         let mut next = *scalars;
@@ -319,7 +328,7 @@ impl AliasRule {
         let alias_start = self.warmup.map_or(0, |w| w.steps);
         if t < alias_start {
             let w = self.warmup.expect("t < alias_start implies a warm-up");
-            let gamma = w.lr * w.schedule.factor(t);
+            let gamma = w.lr * multiplier * w.schedule.factor(t);
             return Ok(Decision {
                 gamma,
                 phase: AliasPhase::Warmup,
@@ -389,7 +398,11 @@ impl AliasRule {
             }
         };
         let (gamma, phase) = if next.smoothness_sum > 0.0 {
-            let mut gamma = self.lr * (numerator / next.smoothness_sum).sqrt();
+            let horizon = self.horizon.map_or(1.0, |total_steps| {
+                Schedule::Cosine { total_steps }.factor(t)
+            });
+            let mut gamma =
+                self.lr * multiplier * horizon * (numerator / next.smoothness_sum).sqrt();
             if let Some(cap) = self.max_stepsize {
                 gamma = gamma.min(cap);
             }
@@ -549,6 +562,7 @@ pub struct AliasSignSgd<F: Float> {
     layout: Vec<usize>,
     state: AliasState<F>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> AliasSignSgd<F> {
@@ -618,18 +632,13 @@ impl<F: Float> AliasSignSgd<F> {
             layout: layout.to_vec(),
             state,
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &AliasConfig {
         &self.config
-    }
-
-    /// The configuration, for the candle adapter's learning-rate multiplier and the research
-    /// wrappers (which only rescale the stepsize fields, to values ≥ 0).
-    pub(crate) fn config_mut(&mut self) -> &mut AliasConfig {
-        &mut self.config
     }
 
     /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
@@ -725,12 +734,22 @@ impl<F: Float> AliasSignSgd<F> {
             })
         };
         let kernels = self.kernels;
-        let decision = rule.decide(OWNER, t, &st.scalars, sample, loss, F::MAX / 2.0, || {
-            params
-                .iter()
-                .map(|p| kernels.inf_norm(p))
-                .fold(0.0, f64::max)
-        })?;
+        let multiplier = self.lr_multiplier.get();
+        let decision = rule.decide(
+            OWNER,
+            t,
+            &st.scalars,
+            sample,
+            loss,
+            multiplier,
+            F::MAX / 2.0,
+            || {
+                params
+                    .iter()
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            },
+        )?;
 
         // Pass 2: the update; on refresh steps it also stores g_t (and, windowed, x_t) for the
         // next sample and measures ‖x_{t+1} − x_t‖_∞.
@@ -826,15 +845,22 @@ impl<F: Float> AliasSignSgd<F> {
                 gap_increment: st.scalars.prev_stepsize * dot,
             }
         });
-        let decision =
-            self.config
-                .rule
-                .decide(OWNER, t, &st.scalars, sample, loss, F::MAX / 2.0, || {
-                    params
-                        .iter()
-                        .map(|p| kernels.inf_norm(p))
-                        .fold(0.0, f64::max)
-                })?;
+        let multiplier = self.lr_multiplier.get();
+        let decision = self.config.rule.decide(
+            OWNER,
+            t,
+            &st.scalars,
+            sample,
+            loss,
+            multiplier,
+            F::MAX / 2.0,
+            || {
+                params
+                    .iter()
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            },
+        )?;
         // Pass 2: the sign step, then the signs of g_t into the bits.
         let gamma = decision.gamma;
         let st = &mut self.state;
@@ -885,6 +911,8 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!(OWNER);
+
     fn name(&self) -> &'static str {
         if self.config.sign_only_memory {
             return match self.config.rule.stepsize {
@@ -910,6 +938,8 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
         (buffers * F::BYTES) as f64
     }
 }
+
+method!(AliasSignSgd, AliasConfig, "AliasSignSgd");
 
 impl<F: Float> Stateful for AliasSignSgd<F> {
     type State = AliasState<F>;

@@ -5,6 +5,7 @@ use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::adam::{Moments, adam_direction_bound, check_adam_moments, validate_adam};
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
+use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::optimizer::{
     Optimizer, Stateful, StepReport, adam_gradient_limit, check_finite, check_gradient_limit,
     check_gradients, check_layout, check_range, check_step_value,
@@ -107,19 +108,13 @@ pub struct AliasAdam<F: Float> {
     layout: Vec<usize>,
     state: AliasAdamState<F>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> AliasAdam<F> {
     /// The configuration.
     pub fn config(&self) -> &AliasAdamConfig {
         &self.config
-    }
-
-    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
-    /// the stepsize fields; everything validated in `new` stays valid).
-    #[cfg(feature = "candle")]
-    pub(crate) fn config_mut(&mut self) -> &mut AliasAdamConfig {
-        &mut self.config
     }
 
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
@@ -151,6 +146,7 @@ impl<F: Float> AliasAdam<F> {
             layout: layout.to_vec(),
             state,
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
@@ -209,14 +205,21 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
         };
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), t)?;
         let kernels = self.kernels;
-        let decision = c
-            .rule
-            .decide(OWNER, t, &st.scalars, sample, loss, F::MAX / 2.0, || {
+        let decision = c.rule.decide(
+            OWNER,
+            t,
+            &st.scalars,
+            sample,
+            loss,
+            self.lr_multiplier.get(),
+            F::MAX / 2.0,
+            || {
                 params
                     .iter()
                     .map(|p| kernels.inf_norm(p))
                     .fold(0.0, f64::max)
-            })?;
+            },
+        )?;
         decision.check_decay(t, c.weight_decay)?;
         let bound = adam_direction_bound::<F>(c.beta1, c.eps);
         check_step_value(
@@ -253,6 +256,8 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!(OWNER);
+
     fn name(&self) -> &'static str {
         "ALIAS-Adam"
     }
@@ -261,6 +266,8 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
         3.0 * F::BYTES as f64
     }
 }
+
+method!(AliasAdam, AliasAdamConfig, "AliasAdam");
 
 impl<F: Float> Stateful for AliasAdam<F> {
     type State = AliasAdamState<F>;

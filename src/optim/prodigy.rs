@@ -10,6 +10,7 @@ use crate::optimizer::{
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
     check_step_value,
 };
+use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
 use crate::state::{check_buffers, check_counter, check_scalar, check_values};
 
@@ -118,6 +119,7 @@ pub struct Prodigy<F: Float> {
     layout: Vec<usize>,
     state: ProdigyState<F>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> Prodigy<F> {
@@ -133,13 +135,6 @@ impl<F: Float> Prodigy<F> {
     /// The configuration.
     pub fn config(&self) -> &ProdigyConfig {
         &self.config
-    }
-
-    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
-    /// the stepsize fields; everything validated in `new` stays valid).
-    #[cfg(feature = "candle")]
-    pub(crate) fn config_mut(&mut self) -> &mut ProdigyConfig {
-        &mut self.config
     }
 
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
@@ -184,6 +179,7 @@ impl<F: Float> Prodigy<F> {
             layout: layout.to_vec(),
             state,
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 }
@@ -201,7 +197,7 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         // g² is formed in F before it is scaled.
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), k)?;
         let c = &self.config;
-        let gamma = c.lr * c.schedule.factor(k);
+        let gamma = c.lr * self.lr_multiplier.get() * c.schedule.factor(k);
         let d = self.state.d;
         // Everything the pass writes stays within F. The state's m, v and s are running averages
         // of d·g, d²·g² and γ·d²·g (d never decreases), bounded by the largest such product over
@@ -298,6 +294,8 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!(OWNER);
+
     fn name(&self) -> &'static str {
         "Prodigy"
     }
@@ -306,6 +304,8 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         4.0 * F::BYTES as f64
     }
 }
+
+method!(Prodigy, ProdigyConfig, "Prodigy");
 
 impl<F: Float> Stateful for Prodigy<F> {
     type State = ProdigyState<F>;

@@ -9,6 +9,7 @@ use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
     check_step_inputs, check_step_value,
 };
+use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
 use crate::state::{check_buffers, check_counter, check_values};
 
@@ -132,6 +133,7 @@ pub struct SignSgd<F: Float> {
     layout: Vec<usize>,
     state: SignSgdState<F>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> SignSgd<F> {
@@ -147,19 +149,13 @@ impl<F: Float> SignSgd<F> {
             layout: layout.to_vec(),
             state: SignSgdState { step: 0, momentum },
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &SignSgdConfig {
         &self.config
-    }
-
-    /// The configuration, for the candle adapter's learning-rate multiplier (which only rescales
-    /// the stepsize fields; everything validated in `new` stays valid).
-    #[cfg(feature = "candle")]
-    pub(crate) fn config_mut(&mut self) -> &mut SignSgdConfig {
-        &mut self.config
     }
 
     /// Forces a kernel backend (e.g. [`Backend::Scalar`] for bit-reproducible runs across
@@ -189,10 +185,11 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         let t = self.state.step;
         check_step_inputs(&self.kernels, &self.layout, params, grads, loss, t)?;
         let factor = self.config.schedule.factor(t);
-        let gamma = self.config.lr * factor;
-        // The configuration was checked in `new`; an outer multiplier (the candle adapter's) may
-        // still scale the stepsize past what F holds.
+        let gamma = self.config.lr * self.lr_multiplier.get() * factor;
+        // The configuration was checked in `new`; an outer multiplier may still scale the
+        // stepsize past what F holds or what the weight decay allows.
         check_step_value(t, "Sign-SGD stepsize", gamma, F::MAX / 2.0)?;
+        check_decay(t, gamma, self.config.weight_decay)?;
         let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
         let gamma_f = F::from_f64(gamma);
         match self.config.momentum {
@@ -228,6 +225,8 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!("SignSgd");
+
     fn name(&self) -> &'static str {
         if self.config.momentum.is_some() {
             "Signum"
@@ -244,6 +243,8 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
         }
     }
 }
+
+method!(SignSgd, SignSgdConfig, "SignSgd");
 
 impl<F: Float> Stateful for SignSgd<F> {
     type State = SignSgdState<F>;

@@ -8,6 +8,7 @@ use crate::optimizer::{
     Estimators, Optimizer, Stateful, StepReport, check_fits, check_gradients, check_layout,
     check_range, check_step_shapes, check_step_value,
 };
+use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistanceSign";
@@ -173,6 +174,7 @@ pub struct DistanceSign<F: Float> {
     layout: Vec<usize>,
     state: DistanceSignState<F>,
     kernels: Kernels,
+    lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> DistanceSign<F> {
@@ -203,6 +205,7 @@ impl<F: Float> DistanceSign<F> {
             config,
             layout: layout.to_vec(),
             kernels: Kernels::detect(),
+            lr_multiplier: LrMultiplier::default(),
         })
     }
 
@@ -217,12 +220,6 @@ impl<F: Float> DistanceSign<F> {
     /// The configuration.
     pub fn config(&self) -> &DistanceSignConfig {
         &self.config
-    }
-
-    /// Sets the outer multiplier `η` (used by the candle adapter); a negative or non-finite
-    /// value makes the next step fail.
-    pub fn set_lr(&mut self, lr: f64) {
-        self.config.lr = lr;
     }
 
     /// `N ← β2 N + (1 − β2) d ⟨g, z⟩`, `d̂ = N / ‖m‖_1`, and the next `d = max(d, d̂)` (within
@@ -260,17 +257,7 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         check_step_shapes(&self.layout, params, grads, loss, k)?;
         let largest = check_gradients(&self.kernels, grads, k)?;
         let c = &self.config;
-        // The outer multiplier is set after construction (candle's `set_learning_rate`), so it
-        // is checked here; like every other range check of a step, a failure changes nothing.
-        if c.lr.is_nan() || c.lr < 0.0 {
-            return Err(Error::StepOutOfRange {
-                step: k,
-                quantity: "DistanceSign outer multiplier η (must be >= 0)",
-                value: c.lr,
-                limit: F::MAX / 2.0,
-            });
-        }
-        let lr = c.lr * c.schedule.factor(k);
+        let lr = c.lr * self.lr_multiplier.get() * c.schedule.factor(k);
         let scale = if c.inverse_sqrt_decay {
             lr / ((k + 1) as f64).sqrt()
         } else {
@@ -349,6 +336,8 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         self.state.step
     }
 
+    lr_multiplier_methods!(OWNER);
+
     fn name(&self) -> &'static str {
         "distance-scaled sign momentum (R5)"
     }
@@ -358,6 +347,8 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
     }
 }
 
+method!(DistanceSign, DistanceSignConfig, "DistanceSign");
+
 impl<F: Float> Stateful for DistanceSign<F> {
     type State = DistanceSignState<F>;
 
@@ -366,10 +357,23 @@ impl<F: Float> Stateful for DistanceSign<F> {
     }
 
     fn set_state(&mut self, state: DistanceSignState<F>) -> Result<()> {
+        Self::check_state(&self.config, &self.layout, &state)?;
+        self.state = state;
+        Ok(())
+    }
+}
+
+impl<F: Float> DistanceSign<F> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        config: &DistanceSignConfig,
+        layout: &[usize],
+        state: &DistanceSignState<F>,
+    ) -> Result<()> {
         check_counter(state.step)?;
         const SHAPE: &str = "buffers do not match the layout";
-        check_buffers(SHAPE, &self.layout, &state.momentum, true)?;
-        check_buffers(SHAPE, &self.layout, &state.displacement, true)?;
+        check_buffers(SHAPE, layout, &state.momentum, true)?;
+        check_buffers(SHAPE, layout, &state.displacement, true)?;
         check_values("momentum must be finite", &state.momentum, false)?;
         check_values("displacement must be finite", &state.displacement, false)?;
         if !(state.d.is_finite() && state.d > 0.0 && state.numerator.is_finite()) {
@@ -377,11 +381,7 @@ impl<F: Float> Stateful for DistanceSign<F> {
                 reason: "d must be finite and > 0, the numerator finite",
             });
         }
-        let per_tensor = if self.config.per_tensor {
-            self.layout.len()
-        } else {
-            0
-        };
+        let per_tensor = if config.per_tensor { layout.len() } else { 0 };
         if state.tensor_d.len() != per_tensor || state.tensor_numerator.len() != per_tensor {
             return Err(Error::IncompatibleState {
                 reason: "per-tensor estimates: one d and numerator per tensor with per_tensor, \
@@ -398,7 +398,6 @@ impl<F: Float> Stateful for DistanceSign<F> {
                 reason: "per-tensor d must be finite, > 0 and at most d; numerators finite",
             });
         }
-        self.state = state;
         Ok(())
     }
 }
@@ -522,8 +521,9 @@ mod tests {
                 .is_err()
         );
         assert!(o.step(&mut [&mut x[..1]], &[&[1.0]], None).is_err());
-        o.set_lr(-1.0);
-        assert!(o.step_flat(&mut x, &[1.0, 1.0], None).is_err());
+        assert!(o.set_lr_multiplier(-1.0).is_err());
+        assert!(o.set_lr_multiplier(f64::NAN).is_err());
+        assert_eq!(o.lr_multiplier(), 1.0);
         assert_eq!((o.state(), x), (&before, x_before));
     }
 
