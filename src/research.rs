@@ -29,7 +29,7 @@ use crate::optimizer::{Method, Optimizer, Stateful, StepReport, check_step_input
 pub struct GradientScaledStart<F: Float> {
     config: GradientScaledStartConfig,
     layout: Vec<usize>,
-    /// Built from `config` in `new`; rebuilt with the gradient-scaled `L_0` by the first step.
+    /// Built from `config` in `new`; the first step gives it the gradient-scaled `L_0`.
     inner: AliasSignSgd<F>,
 }
 
@@ -151,13 +151,13 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
         let Some(l0) = self.initial_smoothness(params, grads, loss)? else {
             return self.inner.step(params, grads, loss);
         };
-        let mut alias = self.config.alias.clone();
-        alias.rule.initial_smoothness = Some(l0);
-        let mut inner = AliasSignSgd::new(alias, &self.layout)?;
-        inner.set_lr_multiplier(self.inner.lr_multiplier())?;
-        let report = inner.step(params, grads, loss)?;
-        self.inner = inner;
-        Ok(report)
+        // The start is the step's only use of L_0 (it becomes S); a failed step takes it back.
+        self.inner.set_initial_smoothness(Some(l0));
+        let report = self.inner.step(params, grads, loss);
+        if report.is_err() {
+            self.inner.set_initial_smoothness(None);
+        }
+        report
     }
 
     fn layout(&self) -> &[usize] {

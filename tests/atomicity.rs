@@ -2,12 +2,12 @@
 //! a random tensor, a non-finite loss, or a wrong tensor count or length is a typed error, and
 //! the parameters and the optimizer state stay bit-identical. Zero-length tensors are fine.
 
+#[macro_use]
+#[path = "support/methods.rs"]
+mod methods;
+
 use proptest::prelude::*;
-use signfree::{
-    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
-    AliasRule, AliasSignSgd, Error, Optimizer, Prodigy, ProdigyConfig, SignSgd, SignSgdConfig,
-    Stateful,
-};
+use signfree::{Error, Optimizer, Stateful};
 
 /// An optimizer whose state can be printed (Debug shows every bit of every float).
 trait Subject: Optimizer<f32> {
@@ -26,60 +26,12 @@ where
 const LAYOUT: [usize; 3] = [4, 0, 5];
 
 fn subjects() -> Vec<Box<dyn Subject>> {
-    let l = &LAYOUT;
-    vec![
-        Box::new(SignSgd::new(SignSgdConfig::default(), l).unwrap()),
-        Box::new(
-            SignSgd::new(
-                SignSgdConfig {
-                    momentum: Some(0.9),
-                    weight_decay: 0.1,
-                    ..Default::default()
-                },
-                l,
-            )
-            .unwrap(),
-        ),
-        Box::new(AliasSignSgd::new(AliasConfig::default(), l).unwrap()),
-        Box::new(AliasSignSgd::new(AliasConfig::option_f(0.0), l).unwrap()),
-        Box::new(
-            AliasSignSgd::new(
-                AliasConfig {
-                    momentum: Some(0.9),
-                    ..Default::default()
-                },
-                l,
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            AliasSignSgd::new(
-                AliasConfig {
-                    sign_only_memory: true,
-                    ..Default::default()
-                },
-                l,
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            AliasSignSgd::new(
-                AliasConfig {
-                    rule: AliasRule {
-                        update_gap: 2,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                },
-                l,
-            )
-            .unwrap(),
-        ),
-        Box::new(AliasAdam::new(AliasAdamConfig::default(), l).unwrap()),
-        Box::new(AdamW::new(AdamWConfig::default(), l).unwrap()),
-        Box::new(Prodigy::new(ProdigyConfig::default(), l).unwrap()),
-        Box::new(AdamLikeCompat::new(AdamLikeConfig::default(), l).unwrap()),
-    ]
+    fn push<O: Subject + 'static>(o: O, out: &mut Vec<Box<dyn Subject>>) {
+        out.push(Box::new(o));
+    }
+    let mut out = Vec::new();
+    every_method!(f32, &LAYOUT, push, &mut out);
+    out
 }
 
 fn grads(t: usize) -> Vec<Vec<f32>> {

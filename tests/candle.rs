@@ -5,6 +5,9 @@
 
 #[path = "support/candle_ops.rs"]
 mod candle_ops;
+#[macro_use]
+#[path = "support/methods.rs"]
+mod methods;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::Optimizer as _;
@@ -287,9 +290,13 @@ fn save_and_restore_continue_identically() {
         assert_eq!(values(&vars), values(&copies));
         assert_eq!(opt.save(), restored.save());
     }
-    check::<signfree::AliasSignSgd<f32>>(AliasConfig::default());
-    check::<signfree::AliasAdam<f32>>(AliasAdamConfig::default());
-    check::<signfree::Prodigy<f32>>(ProdigyConfig::default());
+    fn visit<O: Method<Element = f32> + signfree::Stateful>(o: O)
+    where
+        O::State: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        check::<O>(o.config().clone());
+    }
+    every_method!(f32, &[], visit);
 }
 
 /// The multiplier scales Sign-SGD's step exactly: `x − (lr·m)·sign(g)`.

@@ -4,6 +4,10 @@
 //! cannot restore; every refusal is a typed error that changes nothing.
 #![cfg(feature = "serde")]
 
+#[macro_use]
+#[path = "support/methods.rs"]
+mod methods;
+
 use proptest::prelude::*;
 use signfree::dist::{Communicator, LocalCommunicator};
 use signfree::{
@@ -11,24 +15,6 @@ use signfree::{
     AliasRule, AliasSignSgd, Backend, Checkpointable, CommunicationErrorKind, DistAliasSignSgd,
     DistSignSgd, Error, Float, Optimizer, Prodigy, ProdigyConfig, SignSgd, SignSgdConfig, Stateful,
 };
-
-/// Every optimizer configuration the checks below run, for one element type.
-macro_rules! for_each_optimizer {
-    ($f:ident, $F:ty, $layout:expr $(, $arg:expr)*) => {{
-        let l: &[usize] = $layout;
-        $f(SignSgd::<$F>::new(SignSgdConfig { lr: 0.1, ..Default::default() }, l).unwrap() $(, $arg)*);
-        $f(SignSgd::<$F>::new(SignSgdConfig { lr: 0.1, momentum: Some(0.9), weight_decay: 0.1, ..Default::default() }, l).unwrap() $(, $arg)*);
-        $f(AliasSignSgd::<$F>::new(AliasConfig::default(), l).unwrap() $(, $arg)*);
-        $f(AliasSignSgd::<$F>::new(AliasConfig::option_f(0.0), l).unwrap() $(, $arg)*);
-        $f(AliasSignSgd::<$F>::new(AliasConfig { momentum: Some(0.9), weight_decay: 0.01, ..Default::default() }, l).unwrap() $(, $arg)*);
-        $f(AliasSignSgd::<$F>::new(AliasConfig { rule: AliasRule { update_gap: 3, ..Default::default() }, ..Default::default() }, l).unwrap() $(, $arg)*);
-        $f(AliasSignSgd::<$F>::new(AliasConfig { sign_only_memory: true, ..Default::default() }, l).unwrap() $(, $arg)*);
-        $f(AliasAdam::<$F>::new(AliasAdamConfig::default(), l).unwrap() $(, $arg)*);
-        $f(AdamW::<$F>::new(AdamWConfig::default(), l).unwrap() $(, $arg)*);
-        $f(Prodigy::<$F>::new(ProdigyConfig::default(), l).unwrap() $(, $arg)*);
-        $f(AdamLikeCompat::<$F>::new(AdamLikeConfig { lr: 0.01, ..Default::default() }, l).unwrap() $(, $arg)*);
-    }};
-}
 
 fn json_of<O: Checkpointable>(o: &O) -> String
 where
@@ -79,8 +65,8 @@ where
 
 #[test]
 fn checkpoints_with_hostile_layouts_are_typed_errors() {
-    for_each_optimizer!(hostile_layouts_are_refused, f32, &[5, 3]);
-    for_each_optimizer!(hostile_layouts_are_refused, f64, &[5, 3]);
+    every_method!(f32, &[5, 3], hostile_layouts_are_refused);
+    every_method!(f64, &[5, 3], hostile_layouts_are_refused);
 }
 
 #[test]
@@ -183,11 +169,11 @@ fn edge_gradients(max: f64) -> Vec<Vec<f64>> {
 fn edge_gradients_give_finite_restorable_states_or_typed_errors() {
     let g32 = edge_gradients(f32::MAX as f64);
     let g64 = edge_gradients(f64::MAX);
-    for_each_optimizer!(steps_stay_finite_and_restorable, f32, &[4, 2], &g32);
-    for_each_optimizer!(steps_stay_finite_and_restorable, f64, &[4, 2], &g64);
+    every_method!(f32, &[4, 2], steps_stay_finite_and_restorable, &g32);
+    every_method!(f64, &[4, 2], steps_stay_finite_and_restorable, &g64);
     // The f64 edge cases also through the f32 optimizers (they saturate to ±inf or round to 0
     // when converted, so they must be refused or harmless).
-    for_each_optimizer!(steps_stay_finite_and_restorable, f32, &[4, 2], &g64);
+    every_method!(f32, &[4, 2], steps_stay_finite_and_restorable, &g64);
 }
 
 #[test]
@@ -606,73 +592,29 @@ where
     }
 }
 
-/// Valid checkpoints of every optimizer, as seeds for the mutations.
+/// Valid checkpoints of every optimizer of the shared list, as seeds for the mutations.
 fn seeds() -> Vec<String> {
+    fn add<O: Checkpointable>(o: O, out: &mut Vec<String>) {
+        out.push(o.to_json().unwrap());
+    }
     let mut out = Vec::new();
-    let mut add = |j: String| out.push(j);
-    let l = [3usize, 1];
-    add(AliasSignSgd::<f64>::new(
-        AliasConfig {
-            momentum: Some(0.5),
-            ..Default::default()
-        },
-        &l,
-    )
-    .unwrap()
-    .to_json()
-    .unwrap());
-    add(AliasSignSgd::<f32>::new(
-        AliasConfig {
-            sign_only_memory: true,
-            ..AliasConfig::option_f(0.0)
-        },
-        &l,
-    )
-    .unwrap()
-    .to_json()
-    .unwrap());
-    add(AliasAdam::<f64>::new(AliasAdamConfig::default(), &l)
-        .unwrap()
-        .to_json()
-        .unwrap());
-    add(AdamW::<f32>::new(AdamWConfig::default(), &l)
-        .unwrap()
-        .to_json()
-        .unwrap());
-    add(Prodigy::<f64>::new(ProdigyConfig::default(), &l)
-        .unwrap()
-        .to_json()
-        .unwrap());
-    add(AdamLikeCompat::<f32>::new(AdamLikeConfig::default(), &l)
-        .unwrap()
-        .to_json()
-        .unwrap());
-    add(SignSgd::<f64>::new(
-        SignSgdConfig {
-            momentum: Some(0.9),
-            ..Default::default()
-        },
-        &l,
-    )
-    .unwrap()
-    .to_json()
-    .unwrap());
+    every_method!(f64, &[3, 1], add, &mut out);
+    every_method!(f32, &[3, 1], add, &mut out);
     out
 }
 
+/// Loads `text` as each type of the shared list (the built optimizer only names the type).
 fn every_loader(text: &str, grads: &[f64]) {
-    load_step_save_load::<f32, SignSgd<f32>>(text, grads);
-    load_step_save_load::<f64, SignSgd<f64>>(text, grads);
-    load_step_save_load::<f32, AliasSignSgd<f32>>(text, grads);
-    load_step_save_load::<f64, AliasSignSgd<f64>>(text, grads);
-    load_step_save_load::<f32, AliasAdam<f32>>(text, grads);
-    load_step_save_load::<f64, AliasAdam<f64>>(text, grads);
-    load_step_save_load::<f32, AdamW<f32>>(text, grads);
-    load_step_save_load::<f64, AdamW<f64>>(text, grads);
-    load_step_save_load::<f32, Prodigy<f32>>(text, grads);
-    load_step_save_load::<f64, Prodigy<f64>>(text, grads);
-    load_step_save_load::<f32, AdamLikeCompat<f32>>(text, grads);
-    load_step_save_load::<f64, AdamLikeCompat<f64>>(text, grads);
+    fn load<F, O>(_type: O, text: &str, grads: &[f64])
+    where
+        F: Float,
+        O: Checkpointable<Element = F>,
+        O::State: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        load_step_save_load::<F, O>(text, grads);
+    }
+    every_method!(f32, &[], load, text, grads);
+    every_method!(f64, &[], load, text, grads);
 }
 
 /// A gradient coordinate anywhere from subnormal to the f64 maximum, either sign.

@@ -4,10 +4,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use signfree::{
-    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
-    AliasSignSgd, Optimizer, Prodigy, ProdigyConfig, SignSgd, SignSgdConfig,
-};
+#[macro_use]
+#[path = "support/methods.rs"]
+mod methods;
+
+use signfree::Optimizer;
 
 struct Counting;
 
@@ -40,45 +41,11 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 fn steps_do_not_allocate() {
     let (mut a, mut b) = (vec![0.5_f32; 1000], vec![-0.5_f32; 10]);
     let (ga, gb) = (vec![0.25_f32; 1000], vec![-1.0_f32; 10]);
-    let mut optimizers: Vec<Box<dyn Optimizer<f32>>> = vec![
-        Box::new(SignSgd::new(SignSgdConfig::default(), &[1000, 10]).unwrap()),
-        Box::new(
-            SignSgd::new(
-                SignSgdConfig {
-                    momentum: Some(0.9),
-                    ..Default::default()
-                },
-                &[1000, 10],
-            )
-            .unwrap(),
-        ),
-        Box::new(AliasSignSgd::new(AliasConfig::default(), &[1000, 10]).unwrap()),
-        Box::new(
-            AliasSignSgd::new(
-                AliasConfig {
-                    momentum: Some(0.9),
-                    weight_decay: 0.1,
-                    ..Default::default()
-                },
-                &[1000, 10],
-            )
-            .unwrap(),
-        ),
-        Box::new(
-            AliasSignSgd::new(
-                AliasConfig {
-                    sign_only_memory: true,
-                    ..Default::default()
-                },
-                &[1000, 10],
-            )
-            .unwrap(),
-        ),
-        Box::new(AliasAdam::new(AliasAdamConfig::default(), &[1000, 10]).unwrap()),
-        Box::new(AdamW::new(AdamWConfig::default(), &[1000, 10]).unwrap()),
-        Box::new(Prodigy::new(ProdigyConfig::default(), &[1000, 10]).unwrap()),
-        Box::new(AdamLikeCompat::new(AdamLikeConfig::default(), &[1000, 10]).unwrap()),
-    ];
+    fn push<O: Optimizer<f32> + 'static>(o: O, out: &mut Vec<Box<dyn Optimizer<f32>>>) {
+        out.push(Box::new(o));
+    }
+    let mut optimizers = Vec::new();
+    every_method!(f32, &[1000, 10], push, &mut optimizers);
     for opt in &mut optimizers {
         let n = allocations_during(|| {
             for _ in 0..5 {

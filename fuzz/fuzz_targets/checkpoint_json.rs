@@ -2,15 +2,16 @@
 //! to a state that its own checkpoint restores (`from_json` → steps → `to_json` → `from_json`),
 //! for every checkpointable optimizer in `f32` and `f64`.
 //!
-//! Input: the first byte picks the optimizer, the next 64 bytes are eight gradient coordinates
+//! Input: the first byte picks the optimizer type from the tests' shared list, the next 64 bytes are eight gradient coordinates
 //! (`f64`, little-endian, any bit pattern), the rest is the checkpoint text.
 #![no_main]
 
+#[macro_use]
+#[path = "../../tests/support/methods.rs"]
+mod methods;
+
 use libfuzzer_sys::fuzz_target;
-use signfree::{
-    AdamLikeCompat, AdamW, AliasAdam, AliasSignSgd, Checkpointable, Float, Optimizer, Prodigy,
-    SignSgd,
-};
+use signfree::{Checkpointable, Float};
 
 fn load_step_save_load<F, O>(text: &str, grads: &[f64])
 where
@@ -47,6 +48,24 @@ where
     }
 }
 
+/// Counts the entries of the shared list (the built optimizer only names the type).
+fn count<O>(_type: O, n: &mut usize) {
+    *n += 1;
+}
+
+/// Runs the loader of the `k`-th type of the list.
+fn nth<F, O>(_type: O, k: &mut usize, text: &str, grads: &[f64])
+where
+    F: Float,
+    O: Checkpointable<Element = F>,
+    O::State: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if *k == 0 {
+        load_step_save_load::<F, O>(text, grads);
+    }
+    *k = k.wrapping_sub(1);
+}
+
 fuzz_target!(|data: &[u8]| {
     if data.len() < 65 {
         return;
@@ -56,18 +75,10 @@ fuzz_target!(|data: &[u8]| {
         .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
         .collect();
     let Ok(text) = std::str::from_utf8(&data[65..]) else { return };
-    match data[0] % 12 {
-        0 => load_step_save_load::<f32, SignSgd<f32>>(text, &grads),
-        1 => load_step_save_load::<f64, SignSgd<f64>>(text, &grads),
-        2 => load_step_save_load::<f32, AliasSignSgd<f32>>(text, &grads),
-        3 => load_step_save_load::<f64, AliasSignSgd<f64>>(text, &grads),
-        4 => load_step_save_load::<f32, AliasAdam<f32>>(text, &grads),
-        5 => load_step_save_load::<f64, AliasAdam<f64>>(text, &grads),
-        6 => load_step_save_load::<f32, AdamW<f32>>(text, &grads),
-        7 => load_step_save_load::<f64, AdamW<f64>>(text, &grads),
-        8 => load_step_save_load::<f32, Prodigy<f32>>(text, &grads),
-        9 => load_step_save_load::<f64, Prodigy<f64>>(text, &grads),
-        10 => load_step_save_load::<f32, AdamLikeCompat<f32>>(text, &grads),
-        _ => load_step_save_load::<f64, AdamLikeCompat<f64>>(text, &grads),
-    }
+    let mut n = 0;
+    every_method!(f32, &[], count, &mut n);
+    every_method!(f64, &[], count, &mut n);
+    let mut k = usize::from(data[0]) % n;
+    every_method!(f32, &[], nth, &mut k, text, &grads);
+    every_method!(f64, &[], nth, &mut k, text, &grads);
 });

@@ -657,6 +657,12 @@ impl<F: Float> AliasSignSgd<F> {
         self
     }
 
+    /// Sets `L_0` before the first ALIAS step (a start rule computed from the first gradient,
+    /// [`crate::research::GradientScaledStart`]); `l0 > 0` finite, checked by the caller.
+    pub(crate) fn set_initial_smoothness(&mut self, l0: Option<f64>) {
+        self.config.rule.initial_smoothness = l0;
+    }
+
     /// A step in same-sample mode: `previous_point_grads` is the gradient at the *previous*
     /// iterate `x_{t−1}` on the *current* minibatch, so the smoothness sample
     /// `‖g_t − ∇f_{B_t}(x_{t−1})‖_1 / ‖x_t − x_{t−1}‖_∞` sees no minibatch-to-minibatch noise.
