@@ -17,8 +17,11 @@
 //!   so that `set_learning_rate(schedule(t))` applies a schedule to any method (for Sign-SGD,
 //!   Prodigy and AdamW it multiplies the configured `lr`; for ALIAS the formula's `γ_t`).
 //! - **A failed step changes nothing**: wrong shapes, a missing gradient, a NaN/infinite gradient
-//!   or loss return an error (a [`candle_core::Error::Wrapped`] around [`crate::Error`]) and
-//!   leave the vars and the optimizer state as they were.
+//!   or loss return an error and leave the vars and the optimizer state as they were.
+//!   [`CandleOptimizer::step_with_loss`] returns the typed [`crate::Error`] (with
+//!   [`crate::Error::is_divergence`] for loops that stop diverged runs); the
+//!   [`candle_nn::Optimizer`] methods wrap it in a [`candle_core::Error::Wrapped`], which keeps
+//!   only its message.
 //! - [`candle_nn::Optimizer::backward_step`] passes the loss value to the method (ALIAS Option F
 //!   needs it at its first step); [`candle_nn::Optimizer::step`] passes none.
 //!
@@ -57,7 +60,7 @@ use std::cell::RefCell;
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Storage, Tensor, Var, WithDType};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TensorProblem};
 use crate::float::Float;
 use crate::optimizer::{Method, StepReport};
 
@@ -151,14 +154,54 @@ fn wrap(e: Error) -> candle_core::Error {
     candle_core::Error::wrap(e)
 }
 
-fn tensor_error(var: usize, reason: String) -> candle_core::Error {
-    wrap(Error::Tensor { var, reason })
+fn tensor_error(var: usize, problem: TensorProblem) -> Error {
+    Error::Tensor { var, problem }
 }
 
 impl<O: Method> CandleOptimizer<O>
 where
     O::Element: CandleFloat,
 {
+    /// Keeps the float vars (integer vars are dropped, repeated vars kept once) and validates the
+    /// configuration, with a typed error (`candle_nn::Optimizer::new` wraps it). Errors for a float var of another dtype than the method's, or one that is
+    /// not on the CPU.
+    pub fn try_new(vars: Vec<Var>, config: O::Config) -> Result<Self> {
+        O::build(config.clone(), &[])?;
+        let mut kept: Vec<Var> = Vec::with_capacity(vars.len());
+        let mut keys: Vec<usize> = Vec::with_capacity(vars.len());
+        for (k, var) in vars.into_iter().enumerate() {
+            if !var.dtype().is_float() || kept.iter().any(|v| v.id() == var.id()) {
+                continue;
+            }
+            if var.dtype() != O::Element::DTYPE {
+                return Err(tensor_error(
+                    k,
+                    TensorProblem::Dtype {
+                        found: var.dtype().as_str(),
+                        expected: O::Element::DTYPE.as_str(),
+                    },
+                ));
+            }
+            if !var.device().is_cpu() {
+                return Err(tensor_error(k, TensorProblem::NotOnCpu));
+            }
+            let key = storage_key(&var);
+            if keys.contains(&key) {
+                return Err(tensor_error(k, TensorProblem::SharedStorage));
+            }
+            keys.push(key);
+            kept.push(var);
+        }
+        Ok(Self {
+            vars: kept,
+            storage_keys: keys,
+            config,
+            lr: 1.0,
+            trained: None,
+            last: None,
+        })
+    }
+
     /// The vars this optimizer may train (integer vars already dropped), in the given order.
     pub fn vars(&self) -> &[Var] {
         &self.vars
@@ -188,20 +231,17 @@ where
     }
 
     /// One step from a gradient store, with the loss value if the method needs it (ALIAS
-    /// Option F at its first step). Returns the step's report.
-    pub fn step_with_loss(
-        &mut self,
-        grads: &GradStore,
-        loss: Option<f64>,
-    ) -> candle_core::Result<StepReport> {
+    /// Option F at its first step). Returns the step's report, or the typed error
+    /// ([`Error::is_divergence`] tells a diverged run from a wrong call).
+    pub fn step_with_loss(&mut self, grads: &GradStore, loss: Option<f64>) -> Result<StepReport> {
         let lr = self.lr;
         if !(lr.is_finite() && lr >= 0.0) {
-            return Err(wrap(Error::invalid(
+            return Err(Error::invalid(
                 "CandleOptimizer",
                 "learning_rate",
                 lr,
                 "a finite number >= 0 (the outer multiplier)",
-            )));
+            ));
         }
         let active: Vec<usize> = match &self.trained {
             Some(t) => t.active.clone(),
@@ -210,32 +250,28 @@ where
                 .collect(),
         };
         if active.is_empty() {
-            return Err(wrap(Error::DimensionMismatch {
+            return Err(Error::DimensionMismatch {
                 what: "vars with a gradient".into(),
                 expected: self.vars.len().max(1),
                 got: 0,
-            }));
+            });
         }
         let mut gradients = Vec::with_capacity(active.len());
         for &k in &active {
             let var = &self.vars[k];
-            let g = grads.get(var).ok_or_else(|| {
-                tensor_error(
-                    k,
-                    "has no gradient, but it had one at the first step (the trained set)".into(),
-                )
-            })?;
+            let g = grads
+                .get(var)
+                .ok_or_else(|| tensor_error(k, TensorProblem::MissingGradient))?;
             if g.dtype() != var.dtype() || g.dims() != var.dims() || !g.device().is_cpu() {
                 return Err(tensor_error(
                     k,
-                    format!(
-                        "gradient is {:?} {:?} on {:?}, the var is {:?} {:?} on the CPU",
-                        g.dtype(),
-                        g.dims(),
-                        g.device().location(),
-                        var.dtype(),
-                        var.dims()
-                    ),
+                    TensorProblem::GradientMismatch {
+                        dtype: var.dtype().as_str(),
+                        shape: var.dims().to_vec(),
+                        found_dtype: g.dtype().as_str(),
+                        found_shape: g.dims().to_vec(),
+                        on_cpu: g.device().is_cpu(),
+                    },
                 ));
             }
             gradients.push(if g.is_contiguous() {
@@ -251,10 +287,7 @@ where
                 .storage_keys
                 .contains(&std::ptr::from_ref::<Storage>(storage).addr())
             {
-                return Err(tensor_error(
-                    k,
-                    "gradient shares its storage with a trained var".into(),
-                ));
+                return Err(tensor_error(k, TensorProblem::GradientAliasesVar));
             }
             let slice = match &**storage {
                 Storage::Cpu(cpu) => O::Element::storage(cpu),
@@ -262,8 +295,8 @@ where
             };
             let (start, end) = layout
                 .contiguous_offsets()
-                .ok_or_else(|| tensor_error(k, "gradient is not contiguous".into()))?;
-            let slice = slice.ok_or_else(|| tensor_error(k, "gradient storage".into()))?;
+                .ok_or_else(|| tensor_error(k, TensorProblem::Storage("gradient")))?;
+            let slice = slice.ok_or_else(|| tensor_error(k, TensorProblem::Storage("gradient")))?;
             grad_slices.push(&slice[start..end]);
         }
 
@@ -273,13 +306,13 @@ where
             None => {
                 let layout: Vec<usize> =
                     active.iter().map(|&k| self.vars[k].elem_count()).collect();
-                fresh.insert(O::build(self.config.clone(), &layout).map_err(wrap)?)
+                fresh.insert(O::build(self.config.clone(), &layout)?)
             }
         };
-        inner.set_lr_multiplier(lr).map_err(wrap)?;
+        inner.set_lr_multiplier(lr)?;
         let vars: Vec<&Var> = active.iter().map(|&k| &self.vars[k]).collect();
         let mut run = |params: &mut [&mut [O::Element]]| inner.step(params, &grad_slices, loss);
-        let report = with_slices_mut(&vars, &mut run)?.map_err(wrap)?;
+        let report = with_slices_mut(&vars, &mut run)??;
         drop(guards);
         if let Some(inner) = fresh {
             self.trained = Some(Trained { active, inner });
@@ -334,54 +367,13 @@ where
 {
     type Config = O::Config;
 
-    /// Keeps the float vars (integer vars are dropped, repeated vars kept once) and validates the
-    /// configuration. Errors for a float var of another dtype than the method's, or one that is
-    /// not on the CPU.
+    /// [`CandleOptimizer::try_new`], with the error wrapped for candle.
     fn new(vars: Vec<Var>, config: O::Config) -> candle_core::Result<Self> {
-        O::build(config.clone(), &[]).map_err(wrap)?;
-        let mut kept: Vec<Var> = Vec::with_capacity(vars.len());
-        let mut keys: Vec<usize> = Vec::with_capacity(vars.len());
-        for (k, var) in vars.into_iter().enumerate() {
-            if !var.dtype().is_float() || kept.iter().any(|v| v.id() == var.id()) {
-                continue;
-            }
-            if var.dtype() != O::Element::DTYPE {
-                return Err(tensor_error(
-                    k,
-                    format!(
-                        "is {:?}; this optimizer trains {:?} vars",
-                        var.dtype(),
-                        O::Element::DTYPE
-                    ),
-                ));
-            }
-            if !var.device().is_cpu() {
-                return Err(tensor_error(k, "is not on the CPU".into()));
-            }
-            let key = storage_key(&var);
-            if keys.contains(&key) {
-                return Err(tensor_error(
-                    k,
-                    "shares its storage with another var (e.g. two views of one tensor); \
-                     each trained var must own its storage"
-                        .into(),
-                ));
-            }
-            keys.push(key);
-            kept.push(var);
-        }
-        Ok(Self {
-            vars: kept,
-            storage_keys: keys,
-            config,
-            lr: 1.0,
-            trained: None,
-            last: None,
-        })
+        Self::try_new(vars, config).map_err(wrap)
     }
 
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
-        self.step_with_loss(grads, None).map(drop)
+        self.step_with_loss(grads, None).map(drop).map_err(wrap)
     }
 
     /// Backpropagates `loss` and steps, passing the loss value to the method.
@@ -395,7 +387,9 @@ where
             }));
         };
         let grads = loss.backward()?;
-        self.step_with_loss(&grads, Some(value)).map(drop)
+        self.step_with_loss(&grads, Some(value))
+            .map(drop)
+            .map_err(wrap)
     }
 
     /// The outer multiplier on the method's stepsize (default 1.0).

@@ -17,8 +17,8 @@ pub enum Error {
         owner: &'static str,
         /// The field name, e.g. `"lr"`.
         parameter: &'static str,
-        /// The value received, formatted.
-        value: String,
+        /// The value received.
+        value: Value,
         /// The allowed range, in words, e.g. `"a finite number > 0"`.
         expected: &'static str,
     },
@@ -26,8 +26,8 @@ pub enum Error {
     /// The number of tensors, or the length of one of them, differs from what is expected.
     #[error("dimension mismatch in {what}: expected {expected}, got {got}")]
     DimensionMismatch {
-        /// What was being compared, e.g. `"gradient tensor 1"`.
-        what: String,
+        /// What was being compared, e.g. [`Dimension::Gradient`] for tensor 1.
+        what: Dimension,
         /// The expected length or count.
         expected: usize,
         /// The length or count received.
@@ -176,14 +176,20 @@ pub enum Error {
 
     /// A candle var or its gradient cannot be trained by this optimizer (feature `candle`): wrong
     /// dtype, shape or device, or a trained var without a gradient. Nothing was changed.
-    #[error("var {var}: {reason}")]
+    #[error("var {var}: {problem}")]
     Tensor {
         /// The var's index in the list given to the optimizer (after integer vars were dropped,
         /// for errors raised by `step`).
         var: usize,
         /// What is wrong.
-        reason: String,
+        problem: TensorProblem,
     },
+
+    /// A candle operation the adapter ran failed (feature `candle`), e.g. making a gradient
+    /// contiguous or backpropagating. Nothing was changed.
+    #[cfg(feature = "candle")]
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
 
     /// Reading a file failed.
     #[error("cannot read {}: {source}", path.display())]
@@ -329,6 +335,155 @@ pub enum CheckpointError {
     },
 }
 
+/// A configuration value as received, in [`Error::InvalidParameter`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// A real number.
+    Number(f64),
+    /// An integer (counts, steps, lengths).
+    Integer(i128),
+    /// Anything else, described (a layout, a backend, an option).
+    Text(String),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Number(v) => write!(f, "{v}"),
+            Value::Integer(v) => write!(f, "{v}"),
+            Value::Text(v) => f.write_str(v),
+        }
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Number(v)
+    }
+}
+
+macro_rules! integer_value {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::Integer(v as i128)
+            }
+        }
+    )*};
+}
+integer_value!(i32, i64, u8, u32, u64, usize);
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+/// Which lengths disagreed, in [`Error::DimensionMismatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dimension {
+    /// The number of parameter tensors passed to `step`.
+    ParameterCount,
+    /// The number of gradient tensors passed to `step`.
+    GradientCount,
+    /// The number of previous-point gradient tensors (ALIAS same-sample mode).
+    PreviousPointGradientCount,
+    /// The length of parameter tensor `tensor`.
+    Parameter {
+        /// Index in the parameter list.
+        tensor: usize,
+    },
+    /// The length of gradient tensor `tensor`.
+    Gradient {
+        /// Index in the gradient list.
+        tensor: usize,
+    },
+    /// The length of previous-point gradient tensor `tensor`.
+    PreviousPointGradient {
+        /// Index in the list.
+        tensor: usize,
+    },
+    /// Another length, named (a problem's point or buffer, a dataset's labels, …).
+    Named(&'static str),
+}
+
+impl From<&'static str> for Dimension {
+    fn from(what: &'static str) -> Self {
+        Dimension::Named(what)
+    }
+}
+
+impl std::fmt::Display for Dimension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dimension::ParameterCount => f.write_str("number of parameter tensors"),
+            Dimension::GradientCount => f.write_str("number of gradient tensors"),
+            Dimension::PreviousPointGradientCount => {
+                f.write_str("number of previous-point gradient tensors")
+            }
+            Dimension::Parameter { tensor } => write!(f, "parameter tensor {tensor}"),
+            Dimension::Gradient { tensor } => write!(f, "gradient tensor {tensor}"),
+            Dimension::PreviousPointGradient { tensor } => {
+                write!(f, "previous-point gradient tensor {tensor}")
+            }
+            Dimension::Named(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Why a framework tensor cannot be trained, in [`Error::Tensor`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TensorProblem {
+    /// The var's element type is not the optimizer's.
+    #[error("is {found}; this optimizer trains {expected} vars")]
+    Dtype {
+        /// The var's element type.
+        found: &'static str,
+        /// The optimizer's.
+        expected: &'static str,
+    },
+    /// The var is not in host memory (the in-place adapter needs CPU storage).
+    #[error("is not on the CPU")]
+    NotOnCpu,
+    /// Two vars share one storage (e.g. two views of one tensor).
+    #[error("shares its storage with another var; each trained var must own its storage")]
+    SharedStorage,
+    /// A var of the trained set has no gradient at this step.
+    #[error("has no gradient, but it had one at the first step (the trained set)")]
+    MissingGradient,
+    /// The gradient's dtype, shape or device differs from the var's.
+    #[error(
+        "gradient is {found_dtype} {found_shape:?} (on the CPU: {on_cpu}), the var is {dtype} {shape:?}"
+    )]
+    GradientMismatch {
+        /// The var's dtype.
+        dtype: &'static str,
+        /// The var's shape.
+        shape: Vec<usize>,
+        /// The gradient's dtype.
+        found_dtype: &'static str,
+        /// The gradient's shape.
+        found_shape: Vec<usize>,
+        /// Whether the gradient is in host memory.
+        on_cpu: bool,
+    },
+    /// The gradient shares its storage with a trained var.
+    #[error("gradient shares its storage with a trained var")]
+    GradientAliasesVar,
+    /// The storage is not laid out as one contiguous run of the expected element type.
+    #[error("{0} storage is not contiguous host memory of the var's dtype")]
+    Storage(&'static str),
+}
+
 /// Shorthand for `Result<T, signfree::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -336,14 +491,27 @@ impl Error {
     pub(crate) fn invalid(
         owner: &'static str,
         parameter: &'static str,
-        value: impl std::fmt::Display,
+        value: impl Into<Value>,
         expected: &'static str,
     ) -> Self {
         Error::InvalidParameter {
             owner,
             parameter,
-            value: value.to_string(),
+            value: value.into(),
             expected,
         }
+    }
+
+    /// Whether this error means the numbers of a run left what the element type can hold or the
+    /// method can apply (a NaN or infinite gradient or loss, a gradient or step out of range):
+    /// the run diverged, as opposed to a wrong call. Training loops can stop a run on it.
+    pub fn is_divergence(&self) -> bool {
+        matches!(
+            self,
+            Error::NonFiniteGradient { .. }
+                | Error::NonFiniteLoss { .. }
+                | Error::GradientOutOfRange { .. }
+                | Error::StepOutOfRange { .. }
+        )
     }
 }

@@ -32,7 +32,7 @@ pub use dist::{
     LocalCommunicator, SignVote, Traffic,
 };
 pub use error::CommunicationErrorKind;
-pub use error::{CheckpointError, Error, ParseErrorKind, Result};
+pub use error::{CheckpointError, Dimension, Error, ParseErrorKind, Result, TensorProblem, Value};
 pub use float::Float;
 pub use kernels::Backend;
 pub use monitor::{Monitor, MonitorConfig, Warning};

@@ -1,6 +1,6 @@
 //! The [`Optimizer`] trait, its [`StepReport`], and the input checks every `step` runs first.
 
-use crate::error::{Error, Result};
+use crate::error::{Dimension, Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels, first_non_finite};
 
@@ -264,13 +264,15 @@ pub(crate) fn check_step_shapes<F: Float>(
         layout,
         params.len(),
         params.iter().map(|p| p.len()),
-        "parameter",
+        Dimension::ParameterCount,
+        |tensor| Dimension::Parameter { tensor },
     )?;
     check_shapes(
         layout,
         grads.len(),
         grads.iter().map(|g| g.len()),
-        "gradient",
+        Dimension::GradientCount,
+        |tensor| Dimension::Gradient { tensor },
     )?;
     check_loss(loss, step)
 }
@@ -280,11 +282,12 @@ pub(crate) fn check_shapes(
     layout: &[usize],
     count: usize,
     lengths: impl Iterator<Item = usize>,
-    what: &str,
+    count_of: Dimension,
+    tensor: impl Fn(usize) -> Dimension,
 ) -> Result<()> {
     if count != layout.len() {
         return Err(Error::DimensionMismatch {
-            what: format!("number of {what} tensors"),
+            what: count_of,
             expected: layout.len(),
             got: count,
         });
@@ -292,7 +295,7 @@ pub(crate) fn check_shapes(
     for (k, (len, &expected)) in lengths.zip(layout).enumerate() {
         if len != expected {
             return Err(Error::DimensionMismatch {
-                what: format!("{what} tensor {k}"),
+                what: tensor(k),
                 expected,
                 got: len,
             });

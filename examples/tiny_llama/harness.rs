@@ -90,7 +90,7 @@ impl StepLog {
 pub trait Trainer {
     fn set_multiplier(&mut self, m: f64);
     /// Backward + step; returns the step's report.
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepReport>;
+    fn step(&mut self, loss: &Tensor) -> signfree::Result<StepReport>;
     fn state_bytes(&self) -> f64;
 }
 
@@ -98,12 +98,10 @@ impl<O: Method<Element = f32>> Trainer for CandleOptimizer<O> {
     fn set_multiplier(&mut self, m: f64) {
         self.set_learning_rate(m);
     }
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepReport> {
-        self.backward_step(loss)?;
-        Ok(self
-            .last_report()
-            .expect("a successful step leaves a report")
-            .clone())
+    fn step(&mut self, loss: &Tensor) -> signfree::Result<StepReport> {
+        let value = f64::from(loss.to_scalar::<f32>()?);
+        let grads = loss.backward()?;
+        self.step_with_loss(&grads, Some(value))
     }
     fn state_bytes(&self) -> f64 {
         CandleOptimizer::state_bytes(self)
@@ -121,7 +119,7 @@ impl Trainer for Recipe {
     fn set_multiplier(&mut self, m: f64) {
         self.head.set_learning_rate(m);
     }
-    fn step(&mut self, loss: &Tensor) -> candle_core::Result<StepReport> {
+    fn step(&mut self, loss: &Tensor) -> signfree::Result<StepReport> {
         let value = f64::from(loss.to_scalar::<f32>()?);
         let grads: GradStore = loss.backward()?;
         let report = self.body.step_with_loss(&grads, Some(value))?;
@@ -518,7 +516,7 @@ pub fn run_all<'m>(
                 }
                 // A NaN/infinite loss or gradient ends this run as diverged; anything else is
                 // a bug worth stopping for.
-                Err(err) if is_divergence(&err) => {
+                Err(err) if err.is_divergence() => {
                     run.diverged = Some(format!("step {t}: {err}"));
                     break;
                 }
@@ -561,16 +559,6 @@ pub fn run_all<'m>(
         o.out.display()
     );
     Ok(())
-}
-
-/// A step error that means the run diverged (NaN/inf or out-of-range values), as opposed to a bug.
-fn is_divergence(err: &candle_core::Error) -> bool {
-    // candle keeps a wrapped error only as `Display`, so the crate's typed error (non-finite
-    // gradient or loss, gradient or step out of range) is recognised by its message.
-    let text = err.to_string();
-    ["non-finite", "out of range", "too large"]
-        .iter()
-        .any(|k| text.contains(k))
 }
 
 fn write_csv(o: &Options, specs: &[MethodSpec], runs: &[Run]) -> Result<(), String> {

@@ -678,7 +678,8 @@ impl<F: Float> AliasSignSgd<F> {
             &self.layout,
             previous_point_grads.len(),
             previous_point_grads.iter().map(|g| g.len()),
-            "previous-point gradient",
+            crate::error::Dimension::PreviousPointGradientCount,
+            |tensor| crate::error::Dimension::PreviousPointGradient { tensor },
         )?;
         check_finite(&self.kernels, previous_point_grads, self.state.step)?;
         self.step_impl(params, grads, Some(previous_point_grads), loss)
