@@ -12,8 +12,10 @@ use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Optimizer as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use signfree::AliasConfig;
-use signfree::candle::Alias;
+use signfree::AliasSignSgdConfig;
+use signfree::candle::CandleOptimizer;
+
+type Alias = CandleOptimizer<signfree::AliasSignSgd<f32>>;
 
 /// The tiny LLaMA's parameter shapes (dim 128, 6 layers, SwiGLU 352, vocab 65).
 fn llama_shapes() -> Vec<Vec<usize>> {
@@ -80,7 +82,7 @@ fn bench(c: &mut Criterion) {
                 store
             })
             .collect();
-        let mut opt = Alias::new(vars.clone(), AliasConfig::default()).expect("config");
+        let mut opt = Alias::new(vars.clone(), AliasSignSgdConfig::default()).expect("config");
         let mut t = 0;
         group.bench_function(BenchmarkId::new("signfree_adapter", name), |b| {
             b.iter(|| {

@@ -9,8 +9,8 @@
 //! Run: `cargo run --release --example alias_vs_tuned [-- T]`
 
 use signfree::{
-    AliasConfig, AliasSignSgd, Bundled, Cost, Gradient, LogisticRegression, Optimizer, Problem,
-    SignSgd, SignSgdConfig, SosConfig, SosSignSgd,
+    AliasSignSgd, AliasSignSgdConfig, Bundled, Cost, Gradient, LogisticRegression, Optimizer,
+    Problem, SignSgd, SignSgdConfig, SosSignSgd, SosSignSgdConfig,
 };
 
 fn final_gap(
@@ -50,12 +50,12 @@ fn main() -> signfree::Result<()> {
         let p = LogisticRegression::new(set.load()?, 1e-4)?;
         let f_star = p.reference_optimum()?.f_star;
         let d = p.dim();
-        let mut alias_d = AliasSignSgd::<f64>::new(AliasConfig::default(), &[d])?;
+        let mut alias_d = AliasSignSgd::<f64>::new(AliasSignSgdConfig::default(), &[d])?;
         let gap_d = final_gap(&p, &mut alias_d, steps, f_star)?;
-        let cfg_f = AliasConfig::option_f(0.0);
+        let cfg_f = AliasSignSgdConfig::option_f(0.0);
         let mut alias_f = AliasSignSgd::<f64>::new(cfg_f, &[d])?;
         let gap_f = final_gap(&p, &mut alias_f, steps, f_star)?;
-        let sos = SosSignSgd::new(SosConfig {
+        let sos = SosSignSgd::new(SosSignSgdConfig {
             horizon: steps,
             ..Default::default()
         })?

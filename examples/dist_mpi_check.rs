@@ -16,11 +16,12 @@
 //! Any failed assertion panics, which makes `mpirun` exit non-zero. `tests/dist_mpi.rs` runs
 //! the same checks as a 1-rank world under `cargo test`.
 
-use signfree::dist::{Communicator, LocalCommunicator, MpiCommunicator};
+use signfree::dist::{
+    Communicator, DistAliasSignSgd, DistSignSgd, LocalCommunicator, MpiCommunicator,
+};
 use signfree::{
-    AliasConfig, AliasRule, Bundled, CommunicationErrorKind, CostGradient, Dataset,
-    DistAliasSignSgd, DistSignSgd, Error, LogisticRegression, Optimizer, Problem, Schedule,
-    SignSgdConfig,
+    AliasRule, AliasSignSgdConfig, Bundled, CommunicationErrorKind, CostGradient, Dataset, Error,
+    LogisticRegression, Optimizer, Problem, Schedule, SignSgdConfig,
 };
 
 const STEPS: usize = 60;
@@ -39,11 +40,11 @@ fn optimizer<'c, C: Communicator + 'c>(
     comm: C,
 ) -> Box<dyn Optimizer<f64> + 'c> {
     match method {
-        Method::AliasD => {
-            Box::new(DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[d], comm).unwrap())
-        }
+        Method::AliasD => Box::new(
+            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[d], comm).unwrap(),
+        ),
         Method::AliasF => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 rule: AliasRule::option_f(0.0),
                 ..Default::default()
             };

@@ -13,10 +13,10 @@
 
 use std::time::Instant;
 
-use signfree::dist::{Communicator, MpiCommunicator, all_reduce_sum};
+use signfree::dist::{Communicator, DistAliasSignSgd, MpiCommunicator, all_reduce_sum};
 use signfree::{
-    AliasConfig, AliasRule, Bundled, CostGradient, DistAliasSignSgd, LogisticRegression, Optimizer,
-    Problem, Stateful,
+    AliasRule, AliasSignSgdConfig, Bundled, CostGradient, LogisticRegression, Optimizer, Problem,
+    Stateful,
 };
 
 fn main() -> Result<(), signfree::Error> {
@@ -25,8 +25,8 @@ fn main() -> Result<(), signfree::Error> {
     let every: usize = args.next().map_or(50, |s| s.parse().expect("every"));
     let option = args.next().unwrap_or_else(|| "D".into());
     let config = match option.as_str() {
-        "D" => AliasConfig::default(),
-        "F" => AliasConfig {
+        "D" => AliasSignSgdConfig::default(),
+        "F" => AliasSignSgdConfig {
             rule: AliasRule::option_f(0.0),
             ..Default::default()
         },

@@ -4,8 +4,8 @@
 //! Run: `cargo run --example memory_table`
 
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Optimizer, Prodigy,
-    ProdigyConfig, SignSgd, SignSgdConfig,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasSignSgd, AliasSignSgdConfig, Optimizer,
+    Prodigy, ProdigyConfig, SignSgd, SignSgdConfig,
 };
 
 fn main() -> signfree::Result<()> {
@@ -27,12 +27,12 @@ fn main() -> signfree::Result<()> {
         ),
         (
             "ALIAS Sign-SGD",
-            Box::new(AliasSignSgd::new(AliasConfig::default(), &layout)?),
+            Box::new(AliasSignSgd::new(AliasSignSgdConfig::default(), &layout)?),
         ),
         (
             "ALIAS with momentum",
             Box::new(AliasSignSgd::new(
-                AliasConfig {
+                AliasSignSgdConfig {
                     momentum: Some(0.9),
                     ..Default::default()
                 },
@@ -42,7 +42,7 @@ fn main() -> signfree::Result<()> {
         (
             "ALIAS, sign-only memory",
             Box::new(AliasSignSgd::new(
-                AliasConfig {
+                AliasSignSgdConfig {
                     sign_only_memory: true,
                     ..Default::default()
                 },

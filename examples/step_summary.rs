@@ -25,8 +25,8 @@
 use signfree::kernels::{Backend, Kernels};
 use signfree::research::{DistanceSign, DistanceSignConfig};
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Optimizer, Prodigy,
-    ProdigyConfig, SignSgd, SignSgdConfig,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasSignSgd, AliasSignSgdConfig, Optimizer,
+    Prodigy, ProdigyConfig, SignSgd, SignSgdConfig,
 };
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -114,13 +114,13 @@ fn methods() -> Vec<(&'static str, f64, bool, Build)> {
         }),
         ("AliasSignSgd", 24.0, true, |n, t| {
             Box::new(
-                AliasSignSgd::new(AliasConfig::default(), &[n])
+                AliasSignSgd::new(AliasSignSgdConfig::default(), &[n])
                     .unwrap()
                     .with_threads(t),
             )
         }),
         ("ALIAS sign-only memory", 16.5, true, |n, t| {
-            let c = AliasConfig {
+            let c = AliasSignSgdConfig {
                 sign_only_memory: true,
                 ..Default::default()
             };

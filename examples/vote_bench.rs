@@ -12,7 +12,7 @@
 //! - `vote (pack+exchange+unpack)`: the whole step from the `f32` vector to the `±1/0` vote;
 //! - `f32 all_reduce`: `MPI_Allreduce(MPI_SUM)` of the vector, what data-parallel SGD sends.
 //!
-//! Bytes per rank: the vote's [`Traffic`](signfree::Traffic); for the all-reduce the ring
+//! Bytes per rank: the vote's [`Traffic`](signfree::dist::Traffic); for the all-reduce the ring
 //! algorithm's `2(M−1)/M·4d` (the bandwidth-optimal payload, which Open MPI's large-message
 //! algorithms also send).
 
@@ -78,7 +78,7 @@ fn main() {
             .all_reduce_into(&g[..], &mut sum[..], SystemOperation::sum())
     });
 
-    let traffic: signfree::Traffic = traffic;
+    let traffic: signfree::dist::Traffic = traffic;
     let vote_bytes = traffic.total();
     let ring_bytes = (2 * (size - 1) * d * 4 / size) as u64;
     if rank == 0 {

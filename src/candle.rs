@@ -3,8 +3,9 @@
 //! [`CandleOptimizer`] wraps one of the crate's slice-based optimizers (ALIAS Sign-SGD and its
 //! sign-only-memory mode, ALIAS-Adam, Sign-SGD/Signum, Prodigy, AdamW) and runs it **in place on
 //! the vars' CPU storage**: no copy of the parameters or gradients is made (a non-contiguous
-//! gradient is first made contiguous), and the crate's SIMD kernels do the work. The type
-//! aliases [`Alias`], [`AliasAdam`], [`SignSgd`], [`Prodigy`] and [`AdamW`] name the usual ones.
+//! gradient is first made contiguous), and the crate's SIMD kernels do the work.
+//! `CandleOptimizer<O>` works for every [`crate::Method`] `O` of element type `f32` or `f64`,
+//! e.g. `CandleOptimizer<signfree::AliasSignSgd<f32>>`.
 //!
 //! Semantics, as for the slice API:
 //! - **One global stepsize over all vars**; ALIAS's norms and inner products run over the
@@ -35,8 +36,9 @@
 //! ```
 //! use candle_core::{Device, Tensor, Var};
 //! use candle_nn::Optimizer as _;
-//! use signfree::AliasConfig;
-//! use signfree::candle::Alias;
+//! use signfree::AliasSignSgdConfig;
+//! use signfree::AliasSignSgd;
+//! use signfree::candle::CandleOptimizer;
 //!
 //! # fn main() -> candle_core::Result<()> {
 //! // Least squares ‖A w − b‖² with an exact solution w* = (1, −2).
@@ -44,7 +46,7 @@
 //! let a = Tensor::new(&[[1.0f32, 2.0], [3.0, 1.0], [0.5, -1.0]], &dev)?;
 //! let b = Tensor::new(&[[-3.0f32], [1.0], [2.5]], &dev)?;
 //! let w = Var::zeros((2, 1), candle_core::DType::F32, &dev)?;
-//! let mut opt = Alias::new(vec![w.clone()], AliasConfig::default())?;
+//! let mut opt = CandleOptimizer::<AliasSignSgd<f32>>::new(vec![w.clone()], AliasSignSgdConfig::default())?;
 //! for _ in 0..500 {
 //!     let loss = a.matmul(&w)?.sub(&b)?.sqr()?.sum_all()?;
 //!     opt.backward_step(&loss)?;
@@ -98,17 +100,6 @@ macro_rules! candle_float {
 }
 candle_float!(f32, F32);
 candle_float!(f64, F64);
-
-/// ALIAS Sign-SGD (Option D or F; sign-only memory via [`AliasConfig::sign_only_memory`]).
-pub type Alias = CandleOptimizer<crate::AliasSignSgd<f32>>;
-/// ALIAS-Adam.
-pub type AliasAdam = CandleOptimizer<crate::AliasAdam<f32>>;
-/// Sign-SGD, or Signum with [`SignSgdConfig::momentum`].
-pub type SignSgd = CandleOptimizer<crate::SignSgd<f32>>;
-/// Prodigy.
-pub type Prodigy = CandleOptimizer<crate::Prodigy<f32>>;
-/// AdamW.
-pub type AdamW = CandleOptimizer<crate::AdamW<f32>>;
 
 /// A signfree optimizer driving candle vars; see the [module docs](self).
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@
 //! [`Error::Checkpoint`] or [`Error::IncompatibleState`] on any mismatch.
 //!
 //! ```
-//! use signfree::{AliasConfig, AliasSignSgd, Checkpointable, Optimizer};
-//! let mut a = AliasSignSgd::<f32>::new(AliasConfig::default(), &[3])?;
+//! use signfree::{AliasSignSgdConfig, AliasSignSgd, Checkpointable, Optimizer};
+//! let mut a = AliasSignSgd::<f32>::new(AliasSignSgdConfig::default(), &[3])?;
 //! let mut x = [1.0_f32, -2.0, 0.5];
 //! a.step_flat(&mut x, &[0.5, -1.0, 2.0], None)?;
 //! let saved = a.to_json()?;
@@ -31,16 +31,16 @@ use crate::float::Float;
 use crate::optimizer::Method;
 
 /// The format name written into every checkpoint.
-pub const FORMAT: &str = "signfree-checkpoint";
+pub const CHECKPOINT_FORMAT: &str = "signfree-checkpoint";
 /// The current format version; a checkpoint with another version is refused.
-pub const VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 1;
 
 /// A checkpoint: header, configuration and state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint<C, S> {
-    /// Always [`FORMAT`].
+    /// Always [`CHECKPOINT_FORMAT`].
     pub format: String,
-    /// [`VERSION`] when written.
+    /// [`CHECKPOINT_VERSION`] when written.
     pub version: u32,
     /// The optimizer type, e.g. `"AliasSignSgd"`.
     pub optimizer: String,
@@ -96,8 +96,8 @@ where
 {
     fn checkpoint(&self) -> Checkpoint<O::Config, O::State> {
         Checkpoint {
-            format: FORMAT.into(),
-            version: VERSION,
+            format: CHECKPOINT_FORMAT.into(),
+            version: CHECKPOINT_VERSION,
             optimizer: O::NAME.into(),
             dtype: dtype::<O::Element>().into(),
             layout: self.layout().to_vec(),
@@ -107,15 +107,15 @@ where
     }
 
     fn restore(ck: Checkpoint<O::Config, O::State>) -> Result<Self> {
-        if ck.format != FORMAT {
+        if ck.format != CHECKPOINT_FORMAT {
             return Err(Error::Checkpoint(CheckpointError::Format {
                 found: ck.format,
             }));
         }
-        if ck.version != VERSION {
+        if ck.version != CHECKPOINT_VERSION {
             return Err(Error::Checkpoint(CheckpointError::Version {
                 found: ck.version,
-                supported: VERSION,
+                supported: CHECKPOINT_VERSION,
             }));
         }
         if ck.optimizer != O::NAME {

@@ -4,50 +4,52 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod bundled;
+// Public namespaces: the low-level kernels, distributed training, ideas beyond the paper, and
+// the framework adapter. Everything else is one flat set of names at the root.
 #[cfg(feature = "candle")]
 pub mod candle;
-#[cfg(feature = "serde")]
-pub mod checkpoint;
 pub mod dist;
-pub mod error;
-pub mod float;
 pub mod kernels;
-pub mod monitor;
-pub mod optim;
-pub mod optimizer;
-pub mod problem;
-pub mod problems;
 pub mod research;
-pub mod schedule;
+
+mod bundled;
+#[cfg(feature = "serde")]
+mod checkpoint;
+mod error;
+mod float;
+mod monitor;
+mod optim;
+mod optimizer;
+mod problem;
+mod problems;
+mod schedule;
 mod state;
 
 pub use bundled::Bundled;
 #[cfg(feature = "serde")]
-pub use checkpoint::{Checkpoint, Checkpointable};
-#[cfg(feature = "mpi")]
-pub use dist::MpiCommunicator;
-pub use dist::{
-    Communicator, DistAliasSignSgd, DistAliasState, DistSignSgd, DistSignSgdState,
-    LocalCommunicator, SignVote, Traffic,
+pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, Checkpointable};
+pub use error::{
+    CheckpointError, CommunicationErrorKind, Dimension, Error, ParseErrorKind, Result,
+    TensorProblem, Value,
 };
-pub use error::CommunicationErrorKind;
-pub use error::{CheckpointError, Dimension, Error, ParseErrorKind, Result, TensorProblem, Value};
 pub use float::Float;
 pub use kernels::Backend;
 pub use monitor::{Monitor, MonitorConfig, Warning};
-pub use optim::adam_like::{AdamLikeCompat, AdamLikeConfig, AdamLikeState};
+pub use optim::adam_like::{AdamLikeCompat, AdamLikeCompatConfig, AdamLikeCompatState};
 pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};
 pub use optim::alias::{
-    AliasConfig, AliasRule, AliasScalars, AliasSignSgd, AliasState, AliasStepsize, Warmup,
+    AliasRule, AliasScalars, AliasSignSgd, AliasSignSgdConfig, AliasSignSgdState, AliasStepsize,
+    Warmup,
 };
 pub use optim::alias_adam::{AliasAdam, AliasAdamConfig, AliasAdamState};
 pub use optim::prodigy::{Prodigy, ProdigyConfig, ProdigyState};
 pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
-pub use optim::sos::{Probe, ProgressEstimator, SosConfig, SosOutcome, SosSignSgd};
+pub use optim::sos::{Probe, ProgressEstimator, SosOutcome, SosSignSgd, SosSignSgdConfig};
 pub use optimizer::{AliasPhase, Estimators, Method, Optimizer, Stateful, StepReport};
 pub use problem::{Cost, CostGradient, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
-pub use problems::libsvm::{CsrMatrix, Dataset, Features, LibsvmOptions, Storage};
+pub use problems::libsvm::{
+    CsrMatrix, Dataset, Features, LibsvmOptions, MAX_DENSE_VALUES, Storage,
+};
 pub use problems::logistic::{LogisticRegression, ReferenceOptimum};
 pub use problems::nllsq::NonlinearLeastSquares;
 pub use problems::synthetic::{Quadratic, Rosenbrock};

@@ -106,7 +106,7 @@ impl std::fmt::Display for Warning {
 /// # Example
 ///
 /// ```
-/// use signfree::monitor::{Monitor, Warning};
+/// use signfree::{Monitor, Warning};
 /// use signfree::{Optimizer, SignSgd, SignSgdConfig};
 /// // A stepsize far too small for f(x) = x²/2 from x = 1: the loss does not move.
 /// let config = SignSgdConfig { lr: 1e-9, ..Default::default() };

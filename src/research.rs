@@ -8,7 +8,7 @@ pub use distance::{DistanceSign, DistanceSignConfig, DistanceSignState};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::scalar;
-use crate::optim::alias::{AliasConfig, AliasSignSgd, AliasState};
+use crate::optim::alias::{AliasSignSgd, AliasSignSgdConfig, AliasSignSgdState};
 use crate::optimizer::{Method, Optimizer, Stateful, StepReport, check_step_inputs};
 
 /// **R1, gradient-scaled start**: ALIAS whose initial smoothness is set from the first gradient,
@@ -22,7 +22,7 @@ use crate::optimizer::{Method, Optimizer, Stateful, StepReport, check_step_input
 /// `‖noise‖_1 / 10⁻⁶`, which fixes `S` at a huge value for the rest of the run. Here every sample
 /// divides by a move of the formula's size.
 ///
-/// After the first step it is ALIAS Sign-SGD with that `S`: its state is an [`AliasState`] and
+/// After the first step it is ALIAS Sign-SGD with that `S`: its state is an [`AliasSignSgdState`] and
 /// it checkpoints like the others. A warm-up is refused (the start rule replaces the probe at
 /// step 0). Not the paper's method; the docs of `AliasSignSgd` describe that one.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct GradientScaledStart<F: Float> {
 pub struct GradientScaledStartConfig {
     /// The ALIAS configuration the start rule feeds (R4's horizon is
     /// [`crate::AliasRule::horizon`]).
-    pub alias: AliasConfig,
+    pub alias: AliasSignSgdConfig,
     /// R3: also bound the first step by the Polyak step (see
     /// [`GradientScaledStart::with_polyak_bound`]).
     pub polyak_bound: bool,
@@ -49,7 +49,7 @@ const OWNER: &str = "GradientScaledStart";
 
 impl<F: Float> GradientScaledStart<F> {
     /// Validates `config` (by building the ALIAS optimizer it runs); refuses a warm-up.
-    pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
+    pub fn new(config: AliasSignSgdConfig, layout: &[usize]) -> Result<Self> {
         Self::from_config(
             GradientScaledStartConfig {
                 alias: config,
@@ -192,14 +192,14 @@ impl<F: Float> Optimizer<F> for GradientScaledStart<F> {
 }
 
 impl<F: Float> Stateful for GradientScaledStart<F> {
-    type State = AliasState<F>;
+    type State = AliasSignSgdState<F>;
 
-    fn state(&self) -> &AliasState<F> {
+    fn state(&self) -> &AliasSignSgdState<F> {
         self.inner.state()
     }
 
     /// Restores the ALIAS state; a state past step 0 already holds the start's `S`.
-    fn set_state(&mut self, state: AliasState<F>) -> Result<()> {
+    fn set_state(&mut self, state: AliasSignSgdState<F>) -> Result<()> {
         self.inner.set_state(state)
     }
 }
@@ -220,7 +220,7 @@ impl<F: Float> Method for GradientScaledStart<F> {
     fn check_state(
         config: &GradientScaledStartConfig,
         layout: &[usize],
-        state: &AliasState<F>,
+        state: &AliasSignSgdState<F>,
     ) -> Result<()> {
         AliasSignSgd::<F>::check_state(&config.alias, layout, state)
     }
@@ -233,14 +233,16 @@ mod tests {
     /// x_0 = (3, −1), g_0 = (2, −4): L_0 = 6/3 = 2; Option F with f(x_0) = 8: γ_0 = sqrt(8/2) = 2.
     #[test]
     fn first_step_uses_the_gradient_scale() {
-        let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
+        let mut o =
+            GradientScaledStart::<f64>::new(AliasSignSgdConfig::option_f(0.0), &[2]).unwrap();
         let mut x = [3.0, -1.0];
         let r = o.step_flat(&mut x, &[2.0, -4.0], Some(8.0)).unwrap();
         assert_eq!(r.stepsize, 2.0);
         assert_eq!(x, [1.0, 1.0]);
         assert_eq!(o.steps_taken(), 1);
         // A failed first step changes nothing and can be retried.
-        let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
+        let mut o =
+            GradientScaledStart::<f64>::new(AliasSignSgdConfig::option_f(0.0), &[2]).unwrap();
         assert!(o.step_flat(&mut x, &[2.0, -4.0], None).is_err());
         assert_eq!((x, o.steps_taken()), ([1.0, 1.0], 0));
     }
@@ -251,7 +253,7 @@ mod tests {
     /// exactly at step 0, where the factor is 1), and refuses `T = 0`.
     #[test]
     fn horizon_decays_the_stepsize() {
-        let config = AliasConfig::option_f(0.0);
+        let config = AliasSignSgdConfig::option_f(0.0);
         let mut r3 = GradientScaledStart::<f64>::new(config.clone(), &[2])
             .unwrap()
             .with_polyak_bound();
@@ -275,7 +277,7 @@ mod tests {
 
     #[test]
     fn polyak_bound_limits_the_first_step() {
-        let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2])
+        let mut o = GradientScaledStart::<f64>::new(AliasSignSgdConfig::option_f(0.0), &[2])
             .unwrap()
             .with_polyak_bound();
         let mut x = [3.0, -1.0];

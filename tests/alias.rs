@@ -4,12 +4,12 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use signfree::{
-    AliasConfig, AliasRule, AliasSignSgd, Bundled, Cost, Error, Estimators, Gradient,
+    AliasRule, AliasSignSgd, AliasSignSgdConfig, Bundled, Cost, Error, Estimators, Gradient,
     LogisticRegression, Optimizer, Problem, Stateful, StochasticGradient,
 };
 
-fn option_f() -> AliasConfig {
-    AliasConfig::option_f(0.0)
+fn option_f() -> AliasSignSgdConfig {
+    AliasSignSgdConfig::option_f(0.0)
 }
 
 /// 200 steps of Option F (`L_0 = 1`, `f̃ = 0`) on mushrooms (`μ = 0`, `w_0 = 0`, f64) against
@@ -28,7 +28,7 @@ fn mushrooms_option_f_trajectory_matches_numpy() {
         initial_smoothness: Some(1.0),
         ..AliasRule::option_f(0.0)
     };
-    let cfg = AliasConfig {
+    let cfg = AliasSignSgdConfig {
         rule,
         ..Default::default()
     };
@@ -55,7 +55,7 @@ fn mushrooms_option_f_trajectory_matches_numpy() {
     }
 }
 
-fn run(p: &LogisticRegression, cfg: AliasConfig, steps: usize) -> (Vec<f64>, f64) {
+fn run(p: &LogisticRegression, cfg: AliasSignSgdConfig, steps: usize) -> (Vec<f64>, f64) {
     let mut opt = AliasSignSgd::<f64>::new(cfg, &[p.dim()]).unwrap();
     let (mut x, mut g) = (vec![0.0; p.dim()], vec![0.0; p.dim()]);
     for _ in 0..steps {
@@ -74,7 +74,7 @@ fn converges_on_every_bundled_logistic_problem() {
         let p = LogisticRegression::new(set.load().unwrap(), 1e-4).unwrap();
         let f_star = p.reference_optimum().unwrap().f_star;
         let gap0 = p.cost(&vec![0.0; p.dim()]).unwrap() - f_star;
-        for cfg in [AliasConfig::default(), option_f()] {
+        for cfg in [AliasSignSgdConfig::default(), option_f()] {
             let (_, f) = run(&p, cfg.clone(), 1000);
             let (_, f_mid) = run(&p, cfg.clone(), 100);
             assert!(
@@ -99,8 +99,8 @@ fn bits<T: std::fmt::Debug>(v: &T) -> String {
 #[test]
 fn non_finite_input_changes_nothing() {
     for cfg in [
-        AliasConfig::default(),
-        AliasConfig {
+        AliasSignSgdConfig::default(),
+        AliasSignSgdConfig {
             momentum: Some(0.9),
             ..option_f()
         },
@@ -168,7 +168,7 @@ fn non_finite_input_changes_nothing() {
 fn splitting_into_tensors_gives_the_same_trajectory() {
     let p = LogisticRegression::new(Bundled::Heart.load().unwrap(), 1e-4).unwrap();
     let d = p.dim();
-    for cfg in [AliasConfig::default(), option_f()] {
+    for cfg in [AliasSignSgdConfig::default(), option_f()] {
         let mut runs = Vec::new();
         for split in [vec![d], vec![5, 8], vec![1, 0, 11, 1]] {
             let mut opt = AliasSignSgd::<f64>::new(cfg.clone(), &split).unwrap();
@@ -214,14 +214,14 @@ fn stochastic_and_same_sample_modes_make_progress() {
     let f_star = p.reference_optimum().unwrap().f_star;
     let d = p.dim();
     let gap0 = p.cost(&vec![0.0; d]).unwrap() - f_star;
-    let consecutive = AliasConfig {
+    let consecutive = AliasSignSgdConfig {
         rule: AliasRule {
             initial_smoothness: Some(1.0),
             ..Default::default()
         },
         ..Default::default()
     };
-    for (same_sample, cfg) in [(false, consecutive), (true, AliasConfig::default())] {
+    for (same_sample, cfg) in [(false, consecutive), (true, AliasSignSgdConfig::default())] {
         let mut opt = AliasSignSgd::<f64>::new(cfg, &[d]).unwrap();
         let mut rng = StdRng::seed_from_u64(42);
         let (mut x, mut x_prev) = (vec![0.0; d], vec![0.0; d]);

@@ -14,9 +14,9 @@ use candle_nn::Optimizer as _;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use signfree::Method;
-use signfree::candle::{self as sc, CandleOptimizer};
+use signfree::candle::CandleOptimizer;
 use signfree::{
-    AdamWConfig, AliasAdamConfig, AliasConfig, Error, Optimizer, ProdigyConfig, Schedule,
+    AdamWConfig, AliasAdamConfig, AliasSignSgdConfig, Error, Optimizer, ProdigyConfig, Schedule,
     SignSgdConfig, TensorProblem,
 };
 
@@ -105,9 +105,13 @@ fn same_as_slice_optimizer<O: Method<Element = f32>>(config: O::Config, steps: u
 #[test]
 fn adapter_steps_equal_slice_steps_for_every_method() {
     let lr = [1.0, 0.5, 0.0, 2.0];
-    same_as_slice_optimizer::<signfree::AliasSignSgd<f32>>(AliasConfig::default(), 12, &lr);
-    same_as_slice_optimizer::<signfree::AliasSignSgd<f32>>(AliasConfig::option_f(0.0), 12, &lr);
-    let sign_only = AliasConfig {
+    same_as_slice_optimizer::<signfree::AliasSignSgd<f32>>(AliasSignSgdConfig::default(), 12, &lr);
+    same_as_slice_optimizer::<signfree::AliasSignSgd<f32>>(
+        AliasSignSgdConfig::option_f(0.0),
+        12,
+        &lr,
+    );
+    let sign_only = AliasSignSgdConfig {
         sign_only_memory: true,
         ..Default::default()
     };
@@ -128,7 +132,7 @@ fn adapter_steps_equal_slice_steps_for_every_method() {
     same_as_slice_optimizer::<signfree::AdamW<f32>>(adamw, 12, &lr);
     // Research R4 through the adapter, starting from a zero multiplier (a warm-up from 0).
     let r4 = signfree::research::GradientScaledStartConfig {
-        alias: AliasConfig {
+        alias: AliasSignSgdConfig {
             momentum: Some(0.9),
             rule: signfree::AliasRule {
                 horizon: Some(12),
@@ -155,7 +159,11 @@ fn adapter_alias_matches_candle_ops_reference() {
         .iter()
         .map(|v| Var::from_tensor(&v.as_tensor().copy().unwrap()).unwrap())
         .collect();
-    let mut adapter = sc::Alias::new(vars.clone(), AliasConfig::default()).unwrap();
+    let mut adapter = CandleOptimizer::<signfree::AliasSignSgd<f32>>::new(
+        vars.clone(),
+        AliasSignSgdConfig::default(),
+    )
+    .unwrap();
     let mut reference = candle_ops::OpsAlias::new(ref_vars.clone());
     for t in 0..40 {
         let l = loss(&vars, 9);
@@ -234,13 +242,19 @@ fn mlp_regression_converges() {
             .unwrap()
     };
     let vars = init(4);
-    let mut alias = sc::Alias::new(vars.clone(), AliasConfig::default()).unwrap();
+    let mut alias = CandleOptimizer::<signfree::AliasSignSgd<f32>>::new(
+        vars.clone(),
+        AliasSignSgdConfig::default(),
+    )
+    .unwrap();
     for _ in 0..1500 {
         alias.backward_step(&mse(&vars)).unwrap();
     }
     let alias_mse = mse(&vars).to_scalar::<f32>().unwrap();
     let vars = init(4);
-    let mut adam = sc::AliasAdam::new(vars.clone(), AliasAdamConfig::default()).unwrap();
+    let mut adam =
+        CandleOptimizer::<signfree::AliasAdam<f32>>::new(vars.clone(), AliasAdamConfig::default())
+            .unwrap();
     for _ in 0..1500 {
         adam.backward_step(&mse(&vars)).unwrap();
     }
@@ -308,7 +322,7 @@ fn learning_rate_is_an_outer_multiplier() {
         lr: 0.25,
         ..Default::default()
     };
-    let mut opt = sc::SignSgd::new(vec![w.clone()], config).unwrap();
+    let mut opt = CandleOptimizer::<signfree::SignSgd<f32>>::new(vec![w.clone()], config).unwrap();
     assert_eq!(opt.learning_rate(), 1.0);
     opt.set_learning_rate(0.5);
     // loss = Σ c_i w_i with c = (3, −1, 0): gradient c, sign (1, −1, 0).
@@ -324,7 +338,11 @@ fn learning_rate_is_an_outer_multiplier() {
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
     let vars = random_vars(6);
-    let mut opt = sc::Alias::new(vars.clone(), AliasConfig::default()).unwrap();
+    let mut opt = CandleOptimizer::<signfree::AliasSignSgd<f32>>::new(
+        vars.clone(),
+        AliasSignSgdConfig::default(),
+    )
+    .unwrap();
     for _ in 0..3 {
         opt.backward_step(&loss(&vars, 13)).unwrap();
     }
@@ -385,11 +403,12 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!((values(&vars), opt.save()), (before, state));
 
     // Invalid hyper-parameters fail in `new`; so does a float var of the wrong dtype.
-    let bad = AliasConfig {
+    let bad = AliasSignSgdConfig {
         weight_decay: -1.0,
         ..Default::default()
     };
-    let err = sc::Alias::try_new(vars.clone(), bad).unwrap_err();
+    let err =
+        CandleOptimizer::<signfree::AliasSignSgd<f32>>::try_new(vars.clone(), bad).unwrap_err();
     assert!(
         matches!(
             err,
@@ -401,9 +420,9 @@ fn bad_input_is_refused_and_changes_nothing() {
         "{err}"
     );
     assert!(
-        sc::Alias::new(
+        CandleOptimizer::<signfree::AliasSignSgd<f32>>::new(
             vars.clone(),
-            AliasConfig {
+            AliasSignSgdConfig {
                 weight_decay: -1.0,
                 ..Default::default()
             }
@@ -411,7 +430,11 @@ fn bad_input_is_refused_and_changes_nothing() {
         .is_err()
     );
     let w64 = Var::zeros(3, DType::F64, &DEV).unwrap();
-    let err = sc::Alias::try_new(vec![w64], AliasConfig::default()).unwrap_err();
+    let err = CandleOptimizer::<signfree::AliasSignSgd<f32>>::try_new(
+        vec![w64],
+        AliasSignSgdConfig::default(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -433,7 +456,7 @@ fn integer_and_gradient_free_vars_are_skipped() {
     let ids = Var::zeros(4, DType::U32, &DEV).unwrap();
     let used = Var::from_vec(vec![0.5f32, -0.5], 2, &DEV).unwrap();
     let unused = Var::from_vec(vec![7.0f32, 8.0], 2, &DEV).unwrap();
-    let mut opt = sc::AliasAdam::new(
+    let mut opt = CandleOptimizer::<signfree::AliasAdam<f32>>::new(
         vec![ids, used.clone(), unused.clone()],
         AliasAdamConfig::default(),
     )
@@ -449,7 +472,11 @@ fn integer_and_gradient_free_vars_are_skipped() {
     // State: ALIAS-Adam keeps g_{t−1}, m and v (three f32 per parameter).
     assert_eq!(opt.state_bytes(), 2.0 * 12.0);
     // Before any step nothing is trained and no state exists.
-    let fresh = sc::Alias::new(vec![used], AliasConfig::default()).unwrap();
+    let fresh = CandleOptimizer::<signfree::AliasSignSgd<f32>>::new(
+        vec![used],
+        AliasSignSgdConfig::default(),
+    )
+    .unwrap();
     assert!(fresh.inner().is_none() && fresh.state_bytes() == 0.0);
 }
 
@@ -458,7 +485,9 @@ fn integer_and_gradient_free_vars_are_skipped() {
 #[test]
 fn gradient_sharing_a_var_storage_is_refused_not_deadlocked() {
     let w = Var::from_vec(vec![1.0f32, -2.0], 2, &DEV).unwrap();
-    let mut opt = sc::SignSgd::new(vec![w.clone()], SignSgdConfig::default()).unwrap();
+    let mut opt =
+        CandleOptimizer::<signfree::SignSgd<f32>>::new(vec![w.clone()], SignSgdConfig::default())
+            .unwrap();
     let mut grads = candle_core::backprop::GradStore::default();
     grads.insert(&w, w.as_tensor().clone());
     let err = opt.step_with_loss(&grads, None).unwrap_err();

@@ -9,8 +9,8 @@ mod methods;
 
 use proptest::prelude::*;
 use signfree::{
-    AdamW, AliasConfig, AliasSignSgd, CheckpointError, Checkpointable, Error, Float, Optimizer,
-    Prodigy,
+    AdamW, AliasSignSgd, AliasSignSgdConfig, CheckpointError, Checkpointable, Error, Float,
+    Optimizer, Prodigy,
 };
 
 /// A deterministic gradient of a separable quadratic with some coordinates exactly zero.
@@ -82,7 +82,7 @@ fn every_method_resumes_bit_for_bit() {
 
 #[test]
 fn mismatched_checkpoints_are_typed_errors() {
-    let a = AliasSignSgd::<f32>::new(AliasConfig::default(), &[3]).unwrap();
+    let a = AliasSignSgd::<f32>::new(AliasSignSgdConfig::default(), &[3]).unwrap();
     let json = a.to_json().unwrap();
     // Another element type.
     let e = AliasSignSgd::<f64>::from_json(&json).unwrap_err();
@@ -154,7 +154,7 @@ proptest! {
     /// or fail with a typed error.
     #[test]
     fn corrupted_checkpoints_never_panic(pos in 0usize..10_000, byte in any::<u8>()) {
-        let mut a = AliasSignSgd::<f64>::new(AliasConfig { momentum: Some(0.5), ..Default::default() }, &[4]).unwrap();
+        let mut a = AliasSignSgd::<f64>::new(AliasSignSgdConfig { momentum: Some(0.5), ..Default::default() }, &[4]).unwrap();
         let mut x = [1.0, -1.0, 0.5, 2.0];
         a.step_flat(&mut x, &[0.1, 0.2, -0.3, 0.0], Some(1.0)).unwrap();
         let mut bytes = a.to_json().unwrap().into_bytes();

@@ -8,7 +8,7 @@
 //! quadratic at lr = 0.1), as the reference code's rule does.
 
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasRule, AliasSignSgd,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasRule, AliasSignSgd, AliasSignSgdConfig,
     AliasStepsize, Bundled, Cost, Gradient, LogisticRegression, Optimizer, Problem, Prodigy,
     ProdigyConfig, Quadratic, Rosenbrock, Schedule, SignSgd, SignSgdConfig,
 };
@@ -94,10 +94,10 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
     vec![
         Box::new(SignSgd::new(sched(None), &[d]).unwrap()),
         Box::new(SignSgd::new(sched(Some(0.9)), &[d]).unwrap()),
-        Box::new(AliasSignSgd::new(AliasConfig::default(), &[d]).unwrap()),
+        Box::new(AliasSignSgd::new(AliasSignSgdConfig::default(), &[d]).unwrap()),
         Box::new(
             AliasSignSgd::new(
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         stepsize: option_f,
                         ..Default::default()
@@ -110,7 +110,7 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
         ),
         Box::new(
             AliasSignSgd::new(
-                AliasConfig {
+                AliasSignSgdConfig {
                     momentum: Some(0.9),
                     ..Default::default()
                 },
@@ -120,7 +120,7 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
         ),
         Box::new(
             AliasSignSgd::new(
-                AliasConfig {
+                AliasSignSgdConfig {
                     sign_only_memory: true,
                     ..Default::default()
                 },

@@ -3,11 +3,13 @@
 //! logistic regression converges with bit-identical parameters on every rank.
 
 use proptest::prelude::*;
-use signfree::dist::{Communicator, LocalCommunicator, SignVote, all_reduce_sum};
+use signfree::dist::{
+    Communicator, DistAliasSignSgd, DistSignSgd, LocalCommunicator, SignVote, all_reduce_sum,
+};
 use signfree::{
-    AliasConfig, AliasRule, AliasSignSgd, AliasStepsize, Bundled, CommunicationErrorKind, Cost,
-    CostGradient, DistAliasSignSgd, DistSignSgd, Error, LogisticRegression, Optimizer, Problem,
-    Schedule, SignSgd, SignSgdConfig, Warmup,
+    AliasRule, AliasSignSgd, AliasSignSgdConfig, AliasStepsize, Bundled, CommunicationErrorKind,
+    Cost, CostGradient, Error, LogisticRegression, Optimizer, Problem, Schedule, SignSgd,
+    SignSgdConfig, Warmup,
 };
 
 fn mushrooms() -> LogisticRegression {
@@ -16,7 +18,7 @@ fn mushrooms() -> LogisticRegression {
 
 /// Runs single-node ALIAS and 1-rank distributed ALIAS side by side; every step's report and
 /// parameters must be identical (f64 and f32).
-fn assert_one_rank_is_single_node(cfg: AliasConfig, steps: usize) {
+fn assert_one_rank_is_single_node(cfg: AliasSignSgdConfig, steps: usize) {
     let p = mushrooms();
     let d = p.dim();
     LocalCommunicator::run(1, |comm| {
@@ -53,12 +55,12 @@ fn assert_one_rank_is_single_node(cfg: AliasConfig, steps: usize) {
 
 #[test]
 fn one_rank_reproduces_alias_option_d_bit_for_bit() {
-    assert_one_rank_is_single_node(AliasConfig::default(), 300);
+    assert_one_rank_is_single_node(AliasSignSgdConfig::default(), 300);
 }
 
 #[test]
 fn one_rank_reproduces_alias_option_f_with_options_bit_for_bit() {
-    let cfg = AliasConfig {
+    let cfg = AliasSignSgdConfig {
         rule: AliasRule {
             initial_smoothness: Some(1.0),
             max_stepsize: Some(0.5),
@@ -226,7 +228,10 @@ fn sharded_logistic_regression_converges_identically_on_every_rank() {
     let data = Bundled::Mushrooms.load().unwrap();
     let full = LogisticRegression::new(data.clone(), 1e-4).unwrap();
     let d = full.dim();
-    for cfg in [AliasConfig::default(), AliasConfig::option_f(0.0)] {
+    for cfg in [
+        AliasSignSgdConfig::default(),
+        AliasSignSgdConfig::option_f(0.0),
+    ] {
         let xs = LocalCommunicator::run(4, |comm| {
             let shard = data.shard(comm.rank(), comm.size()).unwrap();
             let p = LogisticRegression::new(shard, 1e-4).unwrap();
@@ -258,7 +263,8 @@ fn a_failing_rank_fails_every_rank_without_change() {
             let rank = comm.rank();
             let mut opt: Box<dyn Optimizer<f64>> = if method == "alias" {
                 Box::new(
-                    DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[d], comm).unwrap(),
+                    DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[d], comm)
+                        .unwrap(),
                 )
             } else {
                 Box::new(DistSignSgd::<f64, _>::new(SignSgdConfig::default(), &[d], comm).unwrap())
@@ -344,7 +350,7 @@ fn loss_on_some_ranks_only_is_a_mismatch_everywhere() {
     let out = LocalCommunicator::run(2, |comm| {
         let rank = comm.rank();
         let mut opt =
-            DistAliasSignSgd::<f64, _>::new(AliasConfig::option_f(0.0), &[3], comm).unwrap();
+            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::option_f(0.0), &[3], comm).unwrap();
         let mut x = vec![1.0; 3];
         let loss = (rank == 0).then_some(1.0);
         let err = opt.step_flat(&mut x, &[1.0, 1.0, 1.0], loss).unwrap_err();
@@ -368,7 +374,8 @@ fn a_rank_that_leaves_fails_the_others() {
         if comm.rank() == 2 {
             return None;
         }
-        let mut opt = DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[4], comm).unwrap();
+        let mut opt =
+            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[4], comm).unwrap();
         let mut x = vec![1.0; 4];
         Some((opt.step_flat(&mut x, &[1.0; 4], None).unwrap_err(), x))
     });
@@ -389,21 +396,21 @@ fn unsupported_options_are_refused() {
     let comm = LocalCommunicator::world(1).pop().unwrap();
     for (cfg, name) in [
         (
-            AliasConfig {
+            AliasSignSgdConfig {
                 momentum: Some(0.9),
                 ..Default::default()
             },
             "momentum",
         ),
         (
-            AliasConfig {
+            AliasSignSgdConfig {
                 sign_only_memory: true,
                 ..Default::default()
             },
             "sign_only_memory",
         ),
         (
-            AliasConfig {
+            AliasSignSgdConfig {
                 rule: AliasRule {
                     update_gap: 2,
                     stepsize: AliasStepsize::GapEstimate { d0: None },
@@ -433,7 +440,7 @@ fn distributed_states_restore_and_continue_bit_for_bit() {
                 .map(|(i, v)| v - (i as f64 + rank + t as f64 * 0.1).sin())
                 .collect()
         };
-        let cfg = AliasConfig::option_f(0.0);
+        let cfg = AliasSignSgdConfig::option_f(0.0);
         let mut a = DistAliasSignSgd::<f64, _>::new(cfg.clone(), &[4], &comm).unwrap();
         let mut x = vec![0.5; 4];
         for t in 0..3 {

@@ -9,11 +9,11 @@
 mod methods;
 
 use proptest::prelude::*;
-use signfree::dist::{Communicator, LocalCommunicator};
+use signfree::dist::{Communicator, DistAliasSignSgd, DistSignSgd, LocalCommunicator};
 use signfree::{
-    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
-    AliasRule, AliasSignSgd, Backend, Checkpointable, CommunicationErrorKind, DistAliasSignSgd,
-    DistSignSgd, Error, Float, Optimizer, Prodigy, ProdigyConfig, SignSgd, SignSgdConfig, Stateful,
+    AdamLikeCompat, AdamLikeCompatConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig,
+    AliasRule, AliasSignSgd, AliasSignSgdConfig, Backend, Checkpointable, CommunicationErrorKind,
+    Error, Float, Optimizer, Prodigy, ProdigyConfig, SignSgd, SignSgdConfig, Stateful,
 };
 
 fn json_of<O: Checkpointable>(o: &O) -> String
@@ -82,8 +82,11 @@ fn huge_layouts_are_refused_at_construction() {
         ),
         "{e}"
     );
-    let e = AliasSignSgd::<f64>::new(AliasConfig::default(), &[usize::MAX / 2, usize::MAX / 2])
-        .unwrap_err();
+    let e = AliasSignSgd::<f64>::new(
+        AliasSignSgdConfig::default(),
+        &[usize::MAX / 2, usize::MAX / 2],
+    )
+    .unwrap_err();
     assert!(
         matches!(
             e,
@@ -231,7 +234,7 @@ fn prodigy_in_f32_stops_with_a_typed_error_before_its_state_overflows() {
 fn subnormal_gradients_do_not_give_an_infinite_alias_stepsize() {
     // Regression: two f64 steps with ±5e-324 gave γ = inf.
     let tiny = f64::from_bits(1);
-    let mut o = AliasSignSgd::<f64>::new(AliasConfig::default(), &[2]).unwrap();
+    let mut o = AliasSignSgd::<f64>::new(AliasSignSgdConfig::default(), &[2]).unwrap();
     let mut x = [1.0, -1.0];
     o.step_flat(&mut x, &[tiny, -tiny], None).unwrap();
     let (x1, state) = (x, o.state().clone());
@@ -248,7 +251,7 @@ fn subnormal_gradients_do_not_give_an_infinite_alias_stepsize() {
 fn alias_sums_that_overflow_are_refused_not_frozen() {
     // Regression: f64 gradients near 1e308 overflowed ‖g − g_prev‖_1; S became ∞ and ALIAS
     // silently froze with γ = 0.
-    let mut o = AliasSignSgd::<f64>::new(AliasConfig::default(), &[3]).unwrap();
+    let mut o = AliasSignSgd::<f64>::new(AliasSignSgdConfig::default(), &[3]).unwrap();
     let mut x = [0.0; 3];
     let m = f64::MAX;
     o.step_flat(&mut x, &[m, m, m], None).unwrap();
@@ -281,7 +284,7 @@ fn negative_second_moments_are_refused() {
     );
     negative_second_moment_is_refused(Prodigy::<f32>::new(ProdigyConfig::default(), &[2]).unwrap());
     negative_second_moment_is_refused(
-        AdamLikeCompat::<f64>::new(AdamLikeConfig::default(), &[2]).unwrap(),
+        AdamLikeCompat::<f64>::new(AdamLikeCompatConfig::default(), &[2]).unwrap(),
     );
     // The same through set_state.
     let mut o = AdamW::<f64>::new(AdamWConfig::default(), &[2]).unwrap();
@@ -307,7 +310,7 @@ fn negative_second_moments_are_refused() {
 
 #[test]
 fn option_f_initial_loss_below_the_bound_is_refused() {
-    let mut o = AliasSignSgd::<f64>::new(AliasConfig::option_f(0.5), &[2]).unwrap();
+    let mut o = AliasSignSgd::<f64>::new(AliasSignSgdConfig::option_f(0.5), &[2]).unwrap();
     let mut x = [1.0, 1.0];
     o.step_flat(&mut x, &[1.0, 1.0], Some(2.0)).unwrap();
     let mut s = o.state().clone();
@@ -315,7 +318,7 @@ fn option_f_initial_loss_below_the_bound_is_refused() {
     let e = o.set_state(s).unwrap_err();
     assert!(matches!(e, Error::IncompatibleState { .. }), "{e}");
     // And a first loss below the bound is a step error of its own kind, not InvalidParameter.
-    let mut o = AliasSignSgd::<f64>::new(AliasConfig::option_f(0.5), &[2]).unwrap();
+    let mut o = AliasSignSgd::<f64>::new(AliasSignSgdConfig::option_f(0.5), &[2]).unwrap();
     let e = o.step_flat(&mut x, &[1.0, 1.0], Some(0.25)).unwrap_err();
     assert!(
         matches!(
@@ -350,7 +353,8 @@ fn ranks_with_different_layouts_get_a_mismatch_not_a_panic() {
     };
     let out = LocalCommunicator::run(2, |comm| {
         let layout = layouts[comm.rank()];
-        let mut o = DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), layout, comm).unwrap();
+        let mut o =
+            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), layout, comm).unwrap();
         let mut x: Vec<Vec<f64>> = layout.iter().map(|&n| vec![1.0; n]).collect();
         let g: Vec<Vec<f64>> = layout.iter().map(|&n| vec![0.5; n]).collect();
         let mut p: Vec<&mut [f64]> = x.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -382,7 +386,7 @@ fn ranks_with_different_layouts_get_a_mismatch_not_a_panic() {
 fn distributed_alias_averages_huge_losses_without_overflow() {
     // Regression: two ranks with losses 1e308 averaged as (sum)/M = inf.
     let out = LocalCommunicator::run(2, |comm| {
-        let cfg = AliasConfig::option_f(0.0);
+        let cfg = AliasSignSgdConfig::option_f(0.0);
         let mut o = DistAliasSignSgd::<f64, _>::new(cfg, &[2], comm).unwrap();
         let mut x = [1.0, 1.0];
         o.step_flat(&mut x, &[1.0, -1.0], Some(1e308))
@@ -414,7 +418,7 @@ fn thread_count_survives_a_backend_choice_and_fixes_the_result() {
         o.step_flat(&mut x, &g1, None).unwrap();
         o.step_flat(&mut x, &g2, None).unwrap().stepsize
     };
-    let make = || AliasSignSgd::<f32>::new(AliasConfig::option_f(0.0), &[n]).unwrap();
+    let make = || AliasSignSgd::<f32>::new(AliasSignSgdConfig::option_f(0.0), &[n]).unwrap();
     let mut by_threads = Vec::new();
     for threads in [1, 2] {
         let a = run(make()
@@ -516,7 +520,7 @@ fn configurations_beyond_the_element_type_are_refused() {
 #[test]
 fn alias_refuses_a_stepsize_whose_decay_would_flip_the_parameters() {
     // L_0 tiny → γ_0 = sqrt(d_0 / L_0) large; with wd = 1, 1 − γ·wd ≤ 0.
-    let cfg = AliasConfig {
+    let cfg = AliasSignSgdConfig {
         rule: AliasRule {
             initial_smoothness: Some(1e-12),
             ..Default::default()
@@ -536,11 +540,11 @@ fn empty_models_round_trip_their_checkpoints() {
     // Regression: an ALIAS model with no tensors and momentum (or update_gap > 1) could not
     // restore its own checkpoint, even straight after `new`.
     for cfg in [
-        AliasConfig {
+        AliasSignSgdConfig {
             momentum: Some(0.9),
             ..Default::default()
         },
-        AliasConfig {
+        AliasSignSgdConfig {
             rule: AliasRule {
                 update_gap: 2,
                 ..Default::default()
@@ -685,7 +689,7 @@ proptest! {
 #[test]
 fn option_f_state_without_its_initial_loss_is_refused() {
     // Was: accepted, then the next step panicked ("set at the first ALIAS step").
-    let mut o = AliasSignSgd::<f64>::new(AliasConfig::option_f(0.0), &[1]).unwrap();
+    let mut o = AliasSignSgd::<f64>::new(AliasSignSgdConfig::option_f(0.0), &[1]).unwrap();
     let mut x = [1.0];
     o.step_flat(&mut x, &[1.0], Some(1.0)).unwrap();
     let mut s = o.state().clone();
@@ -774,7 +778,7 @@ fn prodigy_d_squared_cannot_overflow_f32() {
 #[test]
 fn sign_only_alias_norm_overflow_is_refused() {
     // Was: ‖g‖_1 = inf stored in the state; its checkpoint could not be read back.
-    let cfg = AliasConfig {
+    let cfg = AliasSignSgdConfig {
         sign_only_memory: true,
         ..Default::default()
     };
@@ -850,7 +854,7 @@ fn adam_eps_too_small_for_the_element_type_is_refused() {
 
 #[test]
 fn adam_like_with_a_huge_restored_d_refuses_instead_of_writing_nan() {
-    let mut o = AdamLikeCompat::<f32>::new(AdamLikeConfig::default(), &[1]).unwrap();
+    let mut o = AdamLikeCompat::<f32>::new(AdamLikeCompatConfig::default(), &[1]).unwrap();
     let mut s = o.state().clone();
     s.d = vec![1e30];
     o.set_state(s).unwrap();
@@ -865,7 +869,7 @@ fn distributed_alias_ranks_agree_on_the_probe_and_on_the_optimizer() {
     // Was: the probe used each rank's own ‖x‖_∞, so ranks could decide differently and then
     // deadlock or mismatch in the next collective.
     let out = LocalCommunicator::run(2, |comm| {
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 probe: 1.0,
                 ..Default::default()
@@ -895,7 +899,7 @@ fn distributed_alias_ranks_agree_on_the_probe_and_on_the_optimizer() {
             o.step_flat(&mut x, &[1.0, 1.0], None).map(|_| ())
         } else {
             let mut o =
-                DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[2], comm).unwrap();
+                DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[2], comm).unwrap();
             o.step_flat(&mut x, &[1.0, 1.0], None).map(|_| ())
         }
     });
@@ -918,7 +922,7 @@ fn absurd_thread_counts_are_capped() {
     // Was: with_threads(usize::MAX) split a 2M-element vector into 64-element chunks, one
     // thread each.
     let n = (1 << 21) + 64;
-    let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[n])
+    let mut o = AliasSignSgd::<f32>::new(AliasSignSgdConfig::default(), &[n])
         .unwrap()
         .with_threads(usize::MAX);
     let mut x = vec![0.5_f32; n];
@@ -932,12 +936,12 @@ fn absurd_thread_counts_are_capped() {
 fn research_starts_refuse_extreme_gradients_with_step_errors() {
     use signfree::research::GradientScaledStart;
     // Was: InvalidParameter (initial_smoothness = inf or 0) out of `step`.
-    let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[2]).unwrap();
+    let mut o = GradientScaledStart::<f64>::new(AliasSignSgdConfig::option_f(0.0), &[2]).unwrap();
     let mut x = [0.0, 0.0];
     let e = o.step_flat(&mut x, &[1e308, 1e308], Some(1.0)).unwrap_err();
     assert!(matches!(e, Error::StepOutOfRange { .. }), "{e}");
     assert_eq!((x, o.steps_taken()), ([0.0; 2], 0));
-    let mut o = GradientScaledStart::<f64>::new(AliasConfig::option_f(0.0), &[1]).unwrap();
+    let mut o = GradientScaledStart::<f64>::new(AliasSignSgdConfig::option_f(0.0), &[1]).unwrap();
     let mut x = [2.0];
     let r = o.step_flat(&mut x, &[f64::from_bits(1)], Some(1.0));
     assert!(

@@ -7,9 +7,9 @@
 
 use signfree::research::{DistanceSign, DistanceSignConfig};
 use signfree::{
-    AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig,
-    AliasRule, AliasSignSgd, Error, Method, Optimizer, Prodigy, ProdigyConfig, Schedule, SignSgd,
-    SignSgdConfig, Stateful, Warmup,
+    AdamLikeCompat, AdamLikeCompatConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig,
+    AliasRule, AliasSignSgd, AliasSignSgdConfig, Error, Method, Optimizer, Prodigy, ProdigyConfig,
+    Schedule, SignSgd, SignSgdConfig, Stateful, Warmup,
 };
 
 /// Gradient of `½‖x − c‖²` plus a fixed perturbation, so that signs change along the run.
@@ -85,11 +85,11 @@ fn multiplier_equals_scaled_configuration() {
             m,
         );
         same_as_scaled_config::<AdamLikeCompat<f64>>(
-            AdamLikeConfig {
+            AdamLikeCompatConfig {
                 lr: 0.01,
                 ..Default::default()
             },
-            AdamLikeConfig {
+            AdamLikeCompatConfig {
                 lr: 0.01 * m,
                 ..Default::default()
             },
@@ -123,12 +123,12 @@ fn multiplier_equals_scaled_configuration() {
             ..rule.clone()
         };
         same_as_scaled_config::<AliasSignSgd<f64>>(
-            AliasConfig {
+            AliasSignSgdConfig {
                 rule: rule.clone(),
                 momentum: Some(0.5),
                 ..Default::default()
             },
-            AliasConfig {
+            AliasSignSgdConfig {
                 rule: scaled_rule.clone(),
                 momentum: Some(0.5),
                 ..Default::default()
@@ -178,7 +178,7 @@ fn changing_multiplier_by_hand() {
 /// out of range (or the decay factor `1 − γ·λ` to ≤ 0) makes the step fail atomically.
 #[test]
 fn validation_and_atomic_failure() {
-    let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[2]).unwrap();
+    let mut o = AliasSignSgd::<f32>::new(AliasSignSgdConfig::default(), &[2]).unwrap();
     for bad in [-1.0, f64::NAN, f64::INFINITY] {
         let err = o.set_lr_multiplier(bad).unwrap_err();
         assert!(

@@ -4,7 +4,7 @@
 use ndarray::Array2;
 use proptest::prelude::*;
 use signfree::{
-    AliasConfig, AliasRule, AliasSignSgd, Backend, Dataset, Estimators, Features, Gradient,
+    AliasRule, AliasSignSgd, AliasSignSgdConfig, Backend, Dataset, Estimators, Features, Gradient,
     LogisticRegression, Optimizer,
 };
 
@@ -36,8 +36,8 @@ proptest! {
         let y = labels.iter().map(|&b| if b { 1.0 } else { -1.0 }).collect();
         let p = LogisticRegression::new(Dataset::new(Features::Dense(a), y).unwrap(), mu).unwrap();
         let rule = AliasRule { initial_smoothness: Some(l0), ..Default::default() };
-        let full = AliasConfig { rule: rule.clone(), ..Default::default() };
-        let signs = AliasConfig { rule, sign_only_memory: true, ..Default::default() };
+        let full = AliasSignSgdConfig { rule: rule.clone(), ..Default::default() };
+        let signs = AliasSignSgdConfig { rule, sign_only_memory: true, ..Default::default() };
         let mut a = AliasSignSgd::<f64>::new(full, &[5]).unwrap().with_backend(Backend::Scalar).unwrap();
         let mut b = AliasSignSgd::<f64>::new(signs, &[5]).unwrap().with_backend(Backend::Scalar).unwrap();
         let (mut xa, mut xb, mut g) = (x0.clone(), x0.clone(), vec![0.0; 5]);
@@ -67,7 +67,7 @@ proptest! {
 
 #[test]
 fn sign_only_state_is_two_bits_and_refuses_incompatible_options() {
-    let cfg = AliasConfig {
+    let cfg = AliasSignSgdConfig {
         sign_only_memory: true,
         ..Default::default()
     };
@@ -75,21 +75,21 @@ fn sign_only_state_is_two_bits_and_refuses_incompatible_options() {
     assert_eq!(o.state_bytes_per_parameter(), 0.25);
     for (bad, name) in [
         (
-            AliasConfig {
+            AliasSignSgdConfig {
                 weight_decay: 0.1,
                 ..cfg.clone()
             },
             "weight_decay",
         ),
         (
-            AliasConfig {
+            AliasSignSgdConfig {
                 momentum: Some(0.9),
                 ..cfg.clone()
             },
             "momentum",
         ),
         (
-            AliasConfig {
+            AliasSignSgdConfig {
                 rule: AliasRule {
                     update_gap: 2,
                     ..Default::default()

@@ -3,7 +3,7 @@
 
 use signfree::{
     Bundled, Cost, Counted, Error, Gradient, LogisticRegression, Optimizer, Problem,
-    ProgressEstimator, Quadratic, SignSgd, SignSgdConfig, SosConfig, SosSignSgd,
+    ProgressEstimator, Quadratic, SignSgd, SignSgdConfig, SosSignSgd, SosSignSgdConfig,
 };
 
 /// Closed form of a probe run on `f(x) = ½ Σ h_i (x_i − c_i)²` from `x_0 = c + a`, `a_i > 0`.
@@ -44,7 +44,7 @@ fn search_brackets_the_closed_form_fixed_point() {
     let q = Quadratic::new(h.clone(), c).unwrap();
     for rho in [2.0, 1.1] {
         let horizon = 300;
-        let sos = SosSignSgd::new(SosConfig {
+        let sos = SosSignSgd::new(SosSignSgdConfig {
             horizon,
             rho,
             ..Default::default()
@@ -99,7 +99,7 @@ fn search_brackets_the_closed_form_fixed_point() {
 #[test]
 fn evaluation_counts_are_horizon_times_probes() {
     let q = Counted::new(Quadratic::new(vec![1.0, 2.0], vec![1.0, 1.0]).unwrap());
-    let sos = SosSignSgd::new(SosConfig {
+    let sos = SosSignSgd::new(SosSignSgdConfig {
         horizon: 50,
         ..Default::default()
     })
@@ -110,7 +110,7 @@ fn evaluation_counts_are_horizon_times_probes() {
     assert_eq!((out.cost_evals, q.counts().costs), (0, 0));
 
     q.reset_counts();
-    let cfg = SosConfig {
+    let cfg = SosSignSgdConfig {
         horizon: 50,
         progress: ProgressEstimator::FunctionValues,
         ..Default::default()
@@ -128,7 +128,7 @@ fn evaluation_counts_are_horizon_times_probes() {
 #[test]
 fn stochastic_search_is_deterministic_and_uses_common_random_numbers() {
     let p = Counted::new(LogisticRegression::new(Bundled::Heart.load().unwrap(), 1e-3).unwrap());
-    let sos = SosSignSgd::new(SosConfig {
+    let sos = SosSignSgd::new(SosSignSgdConfig {
         horizon: 100,
         ..Default::default()
     })
@@ -145,49 +145,49 @@ fn stochastic_search_is_deterministic_and_uses_common_random_numbers() {
 fn validation_and_budget() {
     for (cfg, name) in [
         (
-            SosConfig {
+            SosSignSgdConfig {
                 horizon: 0,
                 ..Default::default()
             },
             "horizon",
         ),
         (
-            SosConfig {
+            SosSignSgdConfig {
                 horizon: 1,
                 ..Default::default()
             },
             "horizon",
         ),
         (
-            SosConfig {
+            SosSignSgdConfig {
                 rho: 1.0,
                 ..Default::default()
             },
             "rho",
         ),
         (
-            SosConfig {
+            SosSignSgdConfig {
                 rho: 0.5,
                 ..Default::default()
             },
             "rho",
         ),
         (
-            SosConfig {
+            SosSignSgdConfig {
                 initial_stepsize: Some(0.0),
                 ..Default::default()
             },
             "initial_stepsize",
         ),
         (
-            SosConfig {
+            SosSignSgdConfig {
                 initial_stepsize: Some(-1.0),
                 ..Default::default()
             },
             "initial_stepsize",
         ),
         (
-            SosConfig {
+            SosSignSgdConfig {
                 max_probes: 0,
                 ..Default::default()
             },
@@ -204,7 +204,7 @@ fn validation_and_budget() {
         }
     }
     let q = Quadratic::isotropic(3, 1.0).unwrap();
-    let sos = SosSignSgd::new(SosConfig {
+    let sos = SosSignSgd::new(SosSignSgdConfig {
         horizon: 20,
         max_probes: 2,
         ..Default::default()
@@ -224,7 +224,7 @@ fn validation_and_budget() {
 #[test]
 fn unsafe_initial_bound_is_shrunk() {
     let q = Quadratic::isotropic(2, 1.0).unwrap();
-    let sos = SosSignSgd::new(SosConfig {
+    let sos = SosSignSgd::new(SosSignSgdConfig {
         horizon: 100,
         initial_stepsize: Some(10.0),
         ..Default::default()
@@ -243,7 +243,7 @@ fn a9a_within_twice_the_best_grid_stepsize() {
     let p = LogisticRegression::new(Bundled::A9a.load().unwrap(), 1e-4).unwrap();
     let f_star = p.reference_optimum().unwrap().f_star;
     let d = p.dim();
-    let out = SosSignSgd::new(SosConfig::default())
+    let out = SosSignSgd::new(SosSignSgdConfig::default())
         .unwrap()
         .search(&p, &vec![0.0; d])
         .unwrap();

@@ -6,9 +6,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use signfree::research::{DistanceSign, DistanceSignConfig, GradientScaledStart};
 use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasConfig, AliasSignSgd, Bundled,
+    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasSignSgd, AliasSignSgdConfig, Bundled,
     CostGradient, LogisticRegression, NonlinearLeastSquares, Optimizer, Prodigy, ProdigyConfig,
-    Schedule, SignSgd, SignSgdConfig, SosConfig, SosSignSgd, StochasticGradient,
+    Schedule, SignSgd, SignSgdConfig, SosSignSgd, SosSignSgdConfig, StochasticGradient,
 };
 
 /// A problem with every oracle the runs need.
@@ -356,7 +356,7 @@ pub fn run_method(
             (tr, n * t, (n - 1) * t, Some(lr))
         }
         Method::Sos => {
-            let sos = SosSignSgd::new(SosConfig {
+            let sos = SosSignSgd::new(SosSignSgdConfig {
                 horizon: steps,
                 ..Default::default()
             })?;
@@ -377,34 +377,37 @@ pub fn run_method(
             )
         }
         Method::AliasD => (
-            simple(&mut AliasSignSgd::new(AliasConfig::default(), &[d])?)?,
+            simple(&mut AliasSignSgd::new(AliasSignSgdConfig::default(), &[d])?)?,
             t,
             0,
             None,
         ),
         Method::AliasF => (
-            simple(&mut AliasSignSgd::new(AliasConfig::option_f(0.0), &[d])?)?,
+            simple(&mut AliasSignSgd::new(
+                AliasSignSgdConfig::option_f(0.0),
+                &[d],
+            )?)?,
             t,
             0,
             None,
         ),
         Method::AliasMomentum => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 momentum: Some(0.9),
                 ..Default::default()
             };
             (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
         }
         Method::AliasDGradStart => {
-            let mut opt = GradientScaledStart::new(AliasConfig::default(), &[d])?;
+            let mut opt = GradientScaledStart::new(AliasSignSgdConfig::default(), &[d])?;
             (simple(&mut opt)?, t, 0, None)
         }
         Method::AliasFGradStart => {
-            let mut opt = GradientScaledStart::new(AliasConfig::option_f(0.0), &[d])?;
+            let mut opt = GradientScaledStart::new(AliasSignSgdConfig::option_f(0.0), &[d])?;
             (simple(&mut opt)?, t, 0, None)
         }
         Method::AliasMomentumGradStart => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 momentum: Some(0.9),
                 ..Default::default()
             };
@@ -416,9 +419,9 @@ pub fn run_method(
             )
         }
         Method::AliasFMomentumGradStart => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 momentum: Some(0.9),
-                ..AliasConfig::option_f(0.0)
+                ..AliasSignSgdConfig::option_f(0.0)
             };
             (
                 simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
@@ -428,17 +431,17 @@ pub fn run_method(
             )
         }
         Method::AliasFMomentumPolyak => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 momentum: Some(0.9),
-                ..AliasConfig::option_f(0.0)
+                ..AliasSignSgdConfig::option_f(0.0)
             };
             let mut opt = GradientScaledStart::new(cfg, &[d])?.with_polyak_bound();
             (simple(&mut opt)?, t, 0, None)
         }
         Method::AliasFMomentumPolyakCosine => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 momentum: Some(0.9),
-                ..AliasConfig::option_f(0.0)
+                ..AliasSignSgdConfig::option_f(0.0)
             };
             let mut opt = GradientScaledStart::new(cfg, &[d])?
                 .with_polyak_bound()
@@ -464,14 +467,14 @@ pub fn run_method(
             (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
         }
         Method::AliasSignOnly => {
-            let cfg = AliasConfig {
+            let cfg = AliasSignSgdConfig {
                 sign_only_memory: true,
                 ..Default::default()
             };
             (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
         }
         Method::AliasDSameSample => {
-            let mut opt = AliasSignSgd::new(AliasConfig::default(), &[d])?;
+            let mut opt = AliasSignSgd::new(AliasSignSgdConfig::default(), &[d])?;
             match mode {
                 Mode::Full => (simple(&mut opt)?, t, 0, None),
                 Mode::Stochastic { batch, seed } => (

@@ -19,8 +19,8 @@ use signfree::research::{
     DistanceSign, DistanceSignConfig, GradientScaledStart, GradientScaledStartConfig,
 };
 use signfree::{
-    AdamWConfig, AliasAdamConfig, AliasConfig, AliasRule, Estimators, Monitor, ProdigyConfig,
-    Schedule, SignSgdConfig, StepReport, Warmup,
+    AdamWConfig, AliasAdamConfig, AliasRule, AliasSignSgdConfig, Estimators, Monitor,
+    ProdigyConfig, Schedule, SignSgdConfig, StepReport, Warmup,
 };
 
 use super::plot;
@@ -219,7 +219,7 @@ pub fn methods(task: &Task, steps: usize) -> Vec<MethodSpec> {
     out.push(spec(
         "alias",
         "ALIAS Sign-SGD",
-        boxed::<signfree::AliasSignSgd<f32>>(AliasConfig::default()),
+        boxed::<signfree::AliasSignSgd<f32>>(AliasSignSgdConfig::default()),
     ));
     // The authors' LLM setup (docs/RESEARCH.md): linear warm-up at the tuned Signum rate for 5% of
     // the steps, the stepsize capped at that rate, initial smoothness sum L_∞ = 100, statistics
@@ -239,7 +239,7 @@ pub fn methods(task: &Task, steps: usize) -> Vec<MethodSpec> {
                     )
                 })?;
                 let w = (ctx.steps as u64 / 20).max(1);
-                let config = AliasConfig {
+                let config = AliasSignSgdConfig {
                     rule: AliasRule {
                         initial_smoothness: Some(100.0),
                         max_stepsize: Some(lr),
@@ -257,7 +257,7 @@ pub fn methods(task: &Task, steps: usize) -> Vec<MethodSpec> {
                         ..AliasRule::default()
                     },
                     weight_decay: 1e-3,
-                    ..AliasConfig::default()
+                    ..AliasSignSgdConfig::default()
                 };
                 let head_config = AdamWConfig {
                     lr,
@@ -283,7 +283,7 @@ pub fn methods(task: &Task, steps: usize) -> Vec<MethodSpec> {
             name,
             family,
             boxed::<GradientScaledStart<f32>>(GradientScaledStartConfig {
-                alias: AliasConfig {
+                alias: AliasSignSgdConfig {
                     momentum: Some(0.9),
                     rule: AliasRule {
                         horizon,

@@ -4,7 +4,9 @@ use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree, layout_fing
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::alias::{AliasConfig, AliasScalars, AliasStepsize, Sample, check_step_shapes};
+use crate::optim::alias::{
+    AliasScalars, AliasSignSgdConfig, AliasStepsize, Sample, check_step_shapes,
+};
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods};
 use crate::optimizer::{Optimizer, Stateful, StepReport, check_finite, check_layout, check_range};
 use crate::state::{check_buffers, check_counter, check_values};
@@ -24,7 +26,7 @@ const SLOTS: usize = 8;
 /// except `prev_grad`, which is the rank's own).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct DistAliasState<F> {
+pub struct DistAliasSignSgdState<F> {
     /// `t`, the number of steps taken.
     pub step: u64,
     /// The stepsize rule's running scalars (identical on every rank).
@@ -65,13 +67,13 @@ pub struct DistAliasState<F> {
 ///
 /// ```
 /// use signfree::dist::{Communicator, DistAliasSignSgd, LocalCommunicator};
-/// use signfree::{AliasConfig, Optimizer};
+/// use signfree::{AliasSignSgdConfig, Optimizer};
 ///
 /// // Three workers minimise Σ_m ½‖x − c_m‖², each seeing only its own c_m.
 /// let c = [[1.0, -2.0], [2.0, -1.0], [3.0, 0.0]];
 /// let x = LocalCommunicator::run(3, |comm| {
 ///     let c = c[comm.rank()];
-///     let mut opt = DistAliasSignSgd::<f64, _>::new(AliasConfig::default(), &[2], comm).unwrap();
+///     let mut opt = DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[2], comm).unwrap();
 ///     let mut x = vec![0.0; 2];
 ///     for _ in 0..500 {
 ///         let g = [x[0] - c[0], x[1] - c[1]];
@@ -105,12 +107,12 @@ pub struct DistAliasState<F> {
 /// is Communication Efficient and Fault Tolerant", ICLR 2019, arXiv:1810.05291.
 #[derive(Debug)]
 pub struct DistAliasSignSgd<F: Float, C: Communicator> {
-    config: AliasConfig,
+    config: AliasSignSgdConfig,
     layout: Vec<usize>,
     comm: C,
     kernels: Kernels,
     lr_multiplier: LrMultiplier,
-    state: DistAliasState<F>,
+    state: DistAliasSignSgdState<F>,
     vote: SignVote,
     /// This step's vote, before it is applied.
     next_vote: Vec<Vec<F>>,
@@ -124,7 +126,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn new(config: AliasConfig, layout: &[usize], comm: C) -> Result<Self> {
+    pub fn new(config: AliasSignSgdConfig, layout: &[usize], comm: C) -> Result<Self> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
@@ -156,7 +158,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
             layout: layout.to_vec(),
             comm,
             kernels,
-            state: DistAliasState {
+            state: DistAliasSignSgdState {
                 step: 0,
                 scalars: AliasScalars::default(),
                 prev_grad: buffers(),
@@ -188,7 +190,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &AliasConfig {
+    pub fn config(&self) -> &AliasSignSgdConfig {
         &self.config
     }
 
@@ -382,9 +384,9 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistAliasSignSgd<F, C> {
 }
 
 impl<F: Float, C: Communicator> Stateful for DistAliasSignSgd<F, C> {
-    type State = DistAliasState<F>;
+    type State = DistAliasSignSgdState<F>;
 
-    fn state(&self) -> &DistAliasState<F> {
+    fn state(&self) -> &DistAliasSignSgdState<F> {
         &self.state
     }
 
@@ -392,7 +394,7 @@ impl<F: Float, C: Communicator> Stateful for DistAliasSignSgd<F, C> {
     /// step's agreement refuses ranks whose step counters differ). Checked as
     /// [`crate::AliasSignSgd`]'s: scalars a run can reach, buffers of the layout's lengths,
     /// finite values, votes in `{−1, 0, 1}`.
-    fn set_state(&mut self, state: DistAliasState<F>) -> Result<()> {
+    fn set_state(&mut self, state: DistAliasSignSgdState<F>) -> Result<()> {
         check_counter(state.step)?;
         state.scalars.validate(&self.config.rule, state.step)?;
         const SHAPE: &str = "buffers do not match the layout";

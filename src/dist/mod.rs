@@ -84,7 +84,7 @@ mod mpi;
 mod sign_sgd;
 mod vote;
 
-pub use alias::{DistAliasSignSgd, DistAliasState};
+pub use alias::{DistAliasSignSgd, DistAliasSignSgdState};
 pub use local::LocalCommunicator;
 #[cfg(feature = "mpi")]
 pub use mpi::MpiCommunicator;

@@ -18,7 +18,7 @@ const OWNER: &str = "AdamLikeCompat";
 /// Configuration of [`AdamLikeCompat`]; defaults are the reference code's.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct AdamLikeConfig {
+pub struct AdamLikeCompatConfig {
     /// `lr` (the reference code's `adam_lr`, default 1e-3).
     pub lr: f64,
     /// `β1` (default 0.9).
@@ -34,7 +34,7 @@ pub struct AdamLikeConfig {
     pub warmup_steps: u64,
 }
 
-impl Default for AdamLikeConfig {
+impl Default for AdamLikeCompatConfig {
     fn default() -> Self {
         Self {
             lr: 1e-3,
@@ -50,7 +50,7 @@ impl Default for AdamLikeConfig {
 /// Everything in an [`AdamLikeCompat`] that changes between steps.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct AdamLikeState<F> {
+pub struct AdamLikeCompatState<F> {
     /// Steps taken.
     pub step: u64,
     /// `d` per tensor (starts at 1).
@@ -86,8 +86,8 @@ pub struct AdamLikeState<F> {
 /// # Example
 ///
 /// ```
-/// use signfree::{AdamLikeCompat, AdamLikeConfig, Optimizer};
-/// let mut opt = AdamLikeCompat::<f64>::new(AdamLikeConfig { lr: 0.01, ..Default::default() }, &[2])?;
+/// use signfree::{AdamLikeCompat, AdamLikeCompatConfig, Optimizer};
+/// let mut opt = AdamLikeCompat::<f64>::new(AdamLikeCompatConfig { lr: 0.01, ..Default::default() }, &[2])?;
 /// let mut x = [1.0, -1.0];
 /// let r = opt.step_flat(&mut x, &[2.0, -3.0], None)?;
 /// // First step: m = 0.1·g, v = 0.001·g², so (v − m²)/m² = −0.9 and every coordinate moves by
@@ -110,9 +110,9 @@ pub struct AdamLikeState<F> {
 /// class `AdamLike`); D. Medyakov et al., arXiv:2506.03725.
 #[derive(Debug, Clone)]
 pub struct AdamLikeCompat<F: Float> {
-    config: AdamLikeConfig,
+    config: AdamLikeCompatConfig,
     layout: Vec<usize>,
-    state: AdamLikeState<F>,
+    state: AdamLikeCompatState<F>,
     /// This step's `(r, d)` per tensor, computed and checked before anything is written.
     estimates: Vec<(f64, f64)>,
     kernels: Kernels,
@@ -121,7 +121,7 @@ pub struct AdamLikeCompat<F: Float> {
 
 impl<F: Float> AdamLikeCompat<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
-    pub fn new(config: AdamLikeConfig, layout: &[usize]) -> Result<Self> {
+    pub fn new(config: AdamLikeCompatConfig, layout: &[usize]) -> Result<Self> {
         let c = &config;
         check_range(OWNER, "lr", c.lr, c.lr > 0.0, "a finite number > 0")?;
         validate_adam::<F>(OWNER, c.beta1, c.beta2, c.eps)?;
@@ -136,7 +136,7 @@ impl<F: Float> AdamLikeCompat<F> {
         check_fits::<F>(OWNER, "lr", c.lr)?;
         check_layout::<F>(OWNER, layout)?;
         let zeros = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
-        let state = AdamLikeState {
+        let state = AdamLikeCompatState {
             step: 0,
             d: vec![1.0; layout.len()],
             r: vec![1.0; layout.len()],
@@ -155,7 +155,7 @@ impl<F: Float> AdamLikeCompat<F> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &AdamLikeConfig {
+    pub fn config(&self) -> &AdamLikeCompatConfig {
         &self.config
     }
 }
@@ -265,16 +265,16 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
     }
 }
 
-method!(AdamLikeCompat, AdamLikeConfig, "AdamLikeCompat");
+method!(AdamLikeCompat, AdamLikeCompatConfig, "AdamLikeCompat");
 
 impl<F: Float> Stateful for AdamLikeCompat<F> {
-    type State = AdamLikeState<F>;
+    type State = AdamLikeCompatState<F>;
 
-    fn state(&self) -> &AdamLikeState<F> {
+    fn state(&self) -> &AdamLikeCompatState<F> {
         &self.state
     }
 
-    fn set_state(&mut self, state: AdamLikeState<F>) -> Result<()> {
+    fn set_state(&mut self, state: AdamLikeCompatState<F>) -> Result<()> {
         Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
@@ -284,9 +284,9 @@ impl<F: Float> Stateful for AdamLikeCompat<F> {
 impl<F: Float> AdamLikeCompat<F> {
     /// Checks a state against a configuration and layout without building the optimizer.
     pub(crate) fn check_state(
-        _config: &AdamLikeConfig,
+        _config: &AdamLikeCompatConfig,
         layout: &[usize],
-        state: &AdamLikeState<F>,
+        state: &AdamLikeCompatState<F>,
     ) -> Result<()> {
         check_counter(state.step)?;
         // d starts at 1 and never decreases; r is a running average of non-negative terms (it
@@ -324,7 +324,7 @@ mod tests {
     /// step = 0.1·sqrt(1/0.1). Step 1: r = √β2·1 + (1 − √β2)·1·Σ|g1||g0|, d = max(1, r).
     #[test]
     fn two_steps_by_hand() {
-        let cfg = AdamLikeConfig {
+        let cfg = AdamLikeCompatConfig {
             lr: 0.1,
             ..Default::default()
         };

@@ -427,7 +427,7 @@ const OWNER: &str = "AliasSignSgd";
 /// paper's method.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct AliasConfig {
+pub struct AliasSignSgdConfig {
     /// The stepsize rule (Option D or F, start, cap, warm-up).
     pub rule: AliasRule,
     /// Decoupled weight decay `x ← x(1 − γ_t·wd)` before the sign step (default 0).
@@ -445,7 +445,7 @@ pub struct AliasConfig {
     pub sign_only_memory: bool,
 }
 
-impl AliasConfig {
+impl AliasSignSgdConfig {
     /// Option F with lower bound `f_lower`, everything else default.
     pub fn option_f(f_lower: f64) -> Self {
         Self {
@@ -459,7 +459,7 @@ impl AliasConfig {
 /// gradient (and the momentum buffer when momentum is on).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct AliasState<F> {
+pub struct AliasSignSgdState<F> {
     /// `t`, the number of steps taken (warm-up included).
     pub step: u64,
     /// The stepsize rule's running scalars.
@@ -522,11 +522,11 @@ pub struct AliasState<F> {
 /// # Example
 ///
 /// ```
-/// use signfree::{AliasConfig, AliasSignSgd, Cost, Gradient, Optimizer, Quadratic};
+/// use signfree::{AliasSignSgdConfig, AliasSignSgd, Cost, Gradient, Optimizer, Quadratic};
 ///
 /// // No stepsize anywhere: ALIAS finds the scale of the problem by itself.
 /// let q = Quadratic::new(vec![1.0, 10.0, 100.0], vec![1.0, -2.0, 3.0])?;
-/// let mut opt = AliasSignSgd::<f64>::new(AliasConfig::default(), &[3])?;
+/// let mut opt = AliasSignSgd::<f64>::new(AliasSignSgdConfig::default(), &[3])?;
 /// let (mut x, mut g) = (vec![0.0; 3], vec![0.0; 3]);
 /// let f0 = q.cost(&x)?;
 /// for _ in 0..2000 {
@@ -558,16 +558,16 @@ pub struct AliasState<F> {
 /// same-sample mode's details are this crate's definitions (`docs/ALGORITHMS.md` §2 and §7).
 #[derive(Debug, Clone)]
 pub struct AliasSignSgd<F: Float> {
-    config: AliasConfig,
+    config: AliasSignSgdConfig,
     layout: Vec<usize>,
-    state: AliasState<F>,
+    state: AliasSignSgdState<F>,
     kernels: Kernels,
     lr_multiplier: LrMultiplier,
 }
 
 impl<F: Float> AliasSignSgd<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
-    pub fn new(config: AliasConfig, layout: &[usize]) -> Result<Self> {
+    pub fn new(config: AliasSignSgdConfig, layout: &[usize]) -> Result<Self> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
@@ -609,7 +609,7 @@ impl<F: Float> AliasSignSgd<F> {
                 .collect::<Vec<_>>()
         };
         let sign_only = config.sign_only_memory;
-        let state = AliasState {
+        let state = AliasSignSgdState {
             step: 0,
             scalars: AliasScalars::default(),
             prev_grad: if sign_only { Vec::new() } else { buffers() },
@@ -637,7 +637,7 @@ impl<F: Float> AliasSignSgd<F> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &AliasConfig {
+    pub fn config(&self) -> &AliasSignSgdConfig {
         &self.config
     }
 
@@ -809,7 +809,7 @@ impl<F: Float> AliasSignSgd<F> {
 }
 
 impl<F: Float> AliasSignSgd<F> {
-    /// A step with sign-only memory (see [`AliasConfig::sign_only_memory`]); shapes and loss
+    /// A step with sign-only memory (see [`AliasSignSgdConfig::sign_only_memory`]); shapes and loss
     /// are already checked.
     fn step_sign_only(
         &mut self,
@@ -946,16 +946,16 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 }
 
-method!(AliasSignSgd, AliasConfig, "AliasSignSgd");
+method!(AliasSignSgd, AliasSignSgdConfig, "AliasSignSgd");
 
 impl<F: Float> Stateful for AliasSignSgd<F> {
-    type State = AliasState<F>;
+    type State = AliasSignSgdState<F>;
 
-    fn state(&self) -> &AliasState<F> {
+    fn state(&self) -> &AliasSignSgdState<F> {
         &self.state
     }
 
-    fn set_state(&mut self, state: AliasState<F>) -> Result<()> {
+    fn set_state(&mut self, state: AliasSignSgdState<F>) -> Result<()> {
         Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
@@ -965,9 +965,9 @@ impl<F: Float> Stateful for AliasSignSgd<F> {
 impl<F: Float> AliasSignSgd<F> {
     /// Checks a state against a configuration and layout without building the optimizer.
     pub(crate) fn check_state(
-        config: &AliasConfig,
+        config: &AliasSignSgdConfig,
         layout: &[usize],
-        state: &AliasState<F>,
+        state: &AliasSignSgdState<F>,
     ) -> Result<()> {
         check_counter(state.step)?;
         state.scalars.validate(&config.rule, state.step)?;
@@ -1043,7 +1043,7 @@ mod tests {
     #[test]
     fn option_f_with_l0_two_steps_by_hand() {
         let h = [1.0, 2.0];
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
                 initial_smoothness: Some(8.0),
@@ -1081,7 +1081,7 @@ mod tests {
     #[test]
     fn option_d_probe_start_by_hand() {
         let h = [1.0, 2.0];
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 stepsize: AliasStepsize::GapEstimate { d0: Some(0.5) },
                 ..Default::default()
@@ -1124,17 +1124,17 @@ mod tests {
 
     #[test]
     fn option_d_default_d0_scales_with_the_first_loss() {
-        let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[1]).unwrap();
+        let mut o = AliasSignSgd::<f32>::new(AliasSignSgdConfig::default(), &[1]).unwrap();
         let r = o.step_flat(&mut [0.0], &[1.0], Some(3.0)).unwrap();
         assert_eq!(alias_fields(&r).3, Some(3e-6));
-        let mut o = AliasSignSgd::<f32>::new(AliasConfig::default(), &[1]).unwrap();
+        let mut o = AliasSignSgd::<f32>::new(AliasSignSgdConfig::default(), &[1]).unwrap();
         let r = o.step_flat(&mut [0.0], &[1.0], None).unwrap();
         assert_eq!(alias_fields(&r).3, Some(1e-6));
     }
 
     #[test]
     fn cap_and_lr_multiplier() {
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
                 initial_smoothness: Some(1.0),
@@ -1148,7 +1148,7 @@ mod tests {
             o.step_flat(&mut [0.0], &[1.0], Some(4.0)).unwrap().stepsize,
             0.1
         );
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 max_stepsize: None,
                 lr: 0.25,
@@ -1167,7 +1167,7 @@ mod tests {
     /// last warm-up step) and the formula takes over.
     #[test]
     fn warmup_then_alias() {
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
                 warmup: Some(Warmup {
@@ -1201,7 +1201,7 @@ mod tests {
     /// With weight decay the measured ‖x_t − x_{t−1}‖_∞ includes the decay's share.
     #[test]
     fn weight_decay_move_is_measured() {
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 stepsize: AliasStepsize::LowerBound { f_lower: 0.0 },
                 initial_smoothness: Some(1.0),
@@ -1230,7 +1230,7 @@ mod tests {
             initial_smoothness: Some(4.0),
             ..Default::default()
         };
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule,
             momentum: Some(0.5),
             ..Default::default()
@@ -1261,7 +1261,7 @@ mod tests {
             ..AliasRule::option_f(0.0)
         };
         let mut o = AliasSignSgd::<f64>::new(
-            AliasConfig {
+            AliasSignSgdConfig {
                 rule,
                 ..Default::default()
             },
@@ -1292,10 +1292,10 @@ mod tests {
 
     #[test]
     fn invalid_configs_name_the_parameter() {
-        let d = AliasConfig::default();
+        let d = AliasSignSgdConfig::default();
         let cases = [
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         stepsize: AliasStepsize::GapEstimate { d0: Some(0.0) },
                         ..d.rule.clone()
@@ -1305,7 +1305,7 @@ mod tests {
                 "d0",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         stepsize: AliasStepsize::LowerBound { f_lower: f64::NAN },
                         ..d.rule.clone()
@@ -1315,7 +1315,7 @@ mod tests {
                 "f_lower",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         initial_smoothness: Some(-1.0),
                         ..d.rule.clone()
@@ -1325,7 +1325,7 @@ mod tests {
                 "initial_smoothness",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         probe: 0.0,
                         ..d.rule.clone()
@@ -1335,7 +1335,7 @@ mod tests {
                 "probe",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         lr: f64::INFINITY,
                         ..d.rule.clone()
@@ -1345,7 +1345,7 @@ mod tests {
                 "lr",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         max_stepsize: Some(0.0),
                         ..d.rule.clone()
@@ -1355,21 +1355,21 @@ mod tests {
                 "max_stepsize",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     weight_decay: -0.1,
                     ..d.clone()
                 },
                 "weight_decay",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     momentum: Some(-0.5),
                     ..d.clone()
                 },
                 "momentum",
             ),
             (
-                AliasConfig {
+                AliasSignSgdConfig {
                     rule: AliasRule {
                         warmup: Some(Warmup {
                             steps: 3,
@@ -1397,7 +1397,7 @@ mod tests {
 
     #[test]
     fn lower_bound_above_the_loss_is_rejected_without_change() {
-        let cfg = AliasConfig {
+        let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 stepsize: AliasStepsize::LowerBound { f_lower: 1.0 },
                 ..Default::default()

@@ -26,7 +26,7 @@ pub enum ProgressEstimator {
 /// Configuration of [`SosSignSgd`].
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct SosConfig {
+pub struct SosSignSgdConfig {
     /// `T ≥ 2`, the number of steps (and gradient evaluations) of every probe run and of the
     /// final run. Default 1000.
     pub horizon: usize,
@@ -40,7 +40,7 @@ pub struct SosConfig {
     pub progress: ProgressEstimator,
 }
 
-impl Default for SosConfig {
+impl Default for SosSignSgdConfig {
     fn default() -> Self {
         Self {
             horizon: 1000,
@@ -133,9 +133,9 @@ impl SosOutcome {
 /// # Example
 ///
 /// ```
-/// use signfree::{Cost, Quadratic, SosConfig, SosSignSgd};
+/// use signfree::{Cost, Quadratic, SosSignSgdConfig, SosSignSgd};
 /// let q = Quadratic::new(vec![1.0, 4.0, 9.0], vec![3.0, -1.0, 2.0])?;
-/// let sos = SosSignSgd::new(SosConfig { horizon: 200, ..Default::default() })?;
+/// let sos = SosSignSgd::new(SosSignSgdConfig { horizon: 200, ..Default::default() })?;
 /// let out = sos.search(&q, &[0.0; 3])?;
 /// assert_eq!(out.gradient_evals, 200 * out.probes.len() as u64);
 /// assert!(out.upper_bound / out.stepsize <= 2.0);
@@ -156,7 +156,7 @@ impl SosOutcome {
 /// Significant Boost via Parameter-Free Optimization", arXiv:2506.03725 (SOS Sign-SGD).
 #[derive(Debug, Clone)]
 pub struct SosSignSgd {
-    config: SosConfig,
+    config: SosSignSgdConfig,
     kernels: Kernels,
 }
 
@@ -172,7 +172,7 @@ struct RunResult {
 
 impl SosSignSgd {
     /// Validates the configuration.
-    pub fn new(config: SosConfig) -> Result<Self> {
+    pub fn new(config: SosSignSgdConfig) -> Result<Self> {
         if config.horizon < 2 {
             return Err(Error::invalid(
                 OWNER,
@@ -205,7 +205,7 @@ impl SosSignSgd {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &SosConfig {
+    pub fn config(&self) -> &SosSignSgdConfig {
         &self.config
     }
 

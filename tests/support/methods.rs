@@ -16,8 +16,8 @@ macro_rules! every_method {
         };
         #[allow(unused_imports)]
         use signfree::{
-            AdamLikeCompat, AdamLikeConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig,
-            AliasConfig, AliasRule, AliasSignSgd, Method, Prodigy, ProdigyConfig, Schedule,
+            AdamLikeCompat, AdamLikeCompatConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig,
+            AliasSignSgdConfig, AliasRule, AliasSignSgd, Method, Prodigy, ProdigyConfig, Schedule,
             SignSgd, SignSgdConfig, Warmup,
         };
         let l: &[usize] = $layout;
@@ -26,10 +26,10 @@ macro_rules! every_method {
         }
         $visit(build::<SignSgd<$F>>(SignSgdConfig { lr: 0.1, ..Default::default() }, l) $(, $arg)*);
         $visit(build::<SignSgd<$F>>(SignSgdConfig { lr: 0.1, momentum: Some(0.9), weight_decay: 0.1, ..Default::default() }, l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasConfig::default(), l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasConfig::option_f(0.0), l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasConfig { momentum: Some(0.9), weight_decay: 0.01, ..Default::default() }, l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasConfig {
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig::default(), l) $(, $arg)*);
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig::option_f(0.0), l) $(, $arg)*);
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig { momentum: Some(0.9), weight_decay: 0.01, ..Default::default() }, l) $(, $arg)*);
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig {
             rule: AliasRule {
                 initial_smoothness: Some(2.0),
                 warmup: Some(Warmup { steps: 2, lr: 0.01, schedule: Schedule::Constant }),
@@ -38,16 +38,16 @@ macro_rules! every_method {
             },
             ..Default::default()
         }, l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasConfig { rule: AliasRule { update_gap: 3, ..Default::default() }, ..Default::default() }, l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasConfig { sign_only_memory: true, ..Default::default() }, l) $(, $arg)*);
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig { rule: AliasRule { update_gap: 3, ..Default::default() }, ..Default::default() }, l) $(, $arg)*);
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig { sign_only_memory: true, ..Default::default() }, l) $(, $arg)*);
         $visit(build::<AliasAdam<$F>>(AliasAdamConfig::default(), l) $(, $arg)*);
         $visit(build::<AdamW<$F>>(AdamWConfig::default(), l) $(, $arg)*);
         $visit(build::<Prodigy<$F>>(ProdigyConfig::default(), l) $(, $arg)*);
-        $visit(build::<AdamLikeCompat<$F>>(AdamLikeConfig { lr: 0.01, weight_decay: 0.1, warmup_steps: 2, ..Default::default() }, l) $(, $arg)*);
+        $visit(build::<AdamLikeCompat<$F>>(AdamLikeCompatConfig { lr: 0.01, weight_decay: 0.1, warmup_steps: 2, ..Default::default() }, l) $(, $arg)*);
         $visit(build::<DistanceSign<$F>>(DistanceSignConfig::default(), l) $(, $arg)*);
         $visit(build::<DistanceSign<$F>>(DistanceSignConfig { per_tensor: true, ..Default::default() }, l) $(, $arg)*);
         $visit(build::<GradientScaledStart<$F>>(GradientScaledStartConfig {
-            alias: AliasConfig { rule: AliasRule { horizon: Some(30), ..Default::default() }, ..Default::default() },
+            alias: AliasSignSgdConfig { rule: AliasRule { horizon: Some(30), ..Default::default() }, ..Default::default() },
             polyak_bound: true,
         }, l) $(, $arg)*);
     }};
