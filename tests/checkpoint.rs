@@ -167,3 +167,32 @@ proptest! {
         }
     }
 }
+
+/// Checkpoints written before the rename of the outer factors `lr` → `lr_multiplier` still load.
+#[test]
+fn checkpoints_with_the_old_lr_field_name_load() {
+    let mut config = AliasSignSgdConfig::default();
+    config.rule.lr_multiplier = 0.5;
+    let a = AliasSignSgd::<f64>::new(config, &[2]).unwrap();
+    let json = a.to_json().unwrap();
+    assert!(json.contains("\"lr_multiplier\":0.5"), "{json}");
+    let old = json.replace("\"lr_multiplier\":0.5", "\"lr\":0.5");
+    let b = AliasSignSgd::<f64>::from_json(&old).unwrap();
+    assert_eq!(b.config().rule.lr_multiplier, 0.5);
+    let p = signfree::Prodigy::<f32>::new(
+        signfree::ProdigyConfig {
+            lr_multiplier: 2.0,
+            ..Default::default()
+        },
+        &[1],
+    )
+    .unwrap();
+    let old = p.to_json().unwrap().replace("\"lr_multiplier\"", "\"lr\"");
+    assert_eq!(
+        Prodigy::<f32>::from_json(&old)
+            .unwrap()
+            .config()
+            .lr_multiplier,
+        2.0
+    );
+}

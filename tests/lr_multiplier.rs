@@ -79,7 +79,7 @@ fn multiplier_equals_scaled_configuration() {
         same_as_scaled_config::<Prodigy<f64>>(
             ProdigyConfig::default(),
             ProdigyConfig {
-                lr: m,
+                lr_multiplier: m,
                 ..Default::default()
             },
             m,
@@ -98,7 +98,7 @@ fn multiplier_equals_scaled_configuration() {
         same_as_scaled_config::<DistanceSign<f64>>(
             DistanceSignConfig::default(),
             DistanceSignConfig {
-                lr: m,
+                lr_multiplier: m,
                 ..Default::default()
             },
             m,
@@ -114,7 +114,7 @@ fn multiplier_equals_scaled_configuration() {
             ..AliasRule::default()
         };
         let scaled_rule = AliasRule {
-            lr: m,
+            lr_multiplier: m,
             warmup: Some(Warmup {
                 steps: 3,
                 lr: 0.01 * m,

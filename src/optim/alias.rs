@@ -58,7 +58,7 @@ pub struct Warmup {
 /// Given, at step `t ≥ 1`, the smoothness numerator `a_t` (`‖g_t − g_{t−1}‖_1`, or its
 /// sign-only estimate) and the direction product `b_t = ⟨g_t, u_{t−1}⟩`:
 /// `S ← S + a_t / ‖x_t − x_{t−1}‖_∞` (skipped if nothing moved), Option D:
-/// `d̃ ← d̃ + γ_{t−1} b_t`, `d ← max(d, d̃)`; then `γ_t = lr · sqrt(numerator / S)`, capped at
+/// `d̃ ← d̃ + γ_{t−1} b_t`, `d ← max(d, d̃)`; then `γ_t = lr_multiplier · sqrt(numerator / S)`, capped at
 /// `γ_max`. Everything off by default gives the paper's method.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -70,8 +70,10 @@ pub struct AliasRule {
     pub initial_smoothness: Option<f64>,
     /// `ε_0`: the probe stepsize is `ε_0 · max(1, ‖x_0‖_∞)` (default `10⁻⁶`, as DoG).
     pub probe: f64,
-    /// Outer multiplier on the formula's stepsize (default 1: the parameter-free method).
-    pub lr: f64,
+    /// A constant outer multiplier on the formula's stepsize (default 1: the parameter-free
+    /// method); [`crate::Optimizer::set_lr_multiplier`] multiplies it further at run time.
+    #[cfg_attr(feature = "serde", serde(alias = "lr"))]
+    pub lr_multiplier: f64,
     /// `γ_max`: caps the stepsize (the reference code's `clamp_level`); `None` by default.
     pub max_stepsize: Option<f64>,
     /// Warm-up steps with a scheduled stepsize; `None` by default.
@@ -98,7 +100,7 @@ impl Default for AliasRule {
             stepsize: AliasStepsize::default(),
             initial_smoothness: None,
             probe: 1e-6,
-            lr: 1.0,
+            lr_multiplier: 1.0,
             max_stepsize: None,
             warmup: None,
             update_gap: 1,
@@ -243,7 +245,7 @@ impl AliasRule {
             return Err(Error::invalid(owner, "update_gap", 0, "an integer >= 1"));
         }
         positive("probe", self.probe)?;
-        positive("lr", self.lr)?;
+        positive("lr_multiplier", self.lr_multiplier)?;
         if let Some(cap) = self.max_stepsize {
             positive("max_stepsize", cap)?;
         }
@@ -259,7 +261,7 @@ impl AliasRule {
 
     /// Checks the settings that depend on the element type `F` (the probe and warm-up stepsizes
     /// at most `F::MAX / 2`) and the warm-up stepsize against the decoupled weight decay `wd`
-    /// (`lr·wd < 1`, so the decay factor `1 − γ·wd` stays positive; adaptive stepsizes are
+    /// (`warmup.lr·wd < 1`, so the decay factor `1 − γ·wd` stays positive; adaptive stepsizes are
     /// checked at each step).
     pub(crate) fn validate_decay<F: Float>(&self, owner: &'static str, wd: f64) -> Result<()> {
         check_fits::<F>(owner, "probe", self.probe)?;
@@ -401,8 +403,10 @@ impl AliasRule {
             let horizon = self.horizon.map_or(1.0, |total_steps| {
                 Schedule::Cosine { total_steps }.factor(t)
             });
-            let mut gamma =
-                self.lr * multiplier * horizon * (numerator / next.smoothness_sum).sqrt();
+            let mut gamma = self.lr_multiplier
+                * multiplier
+                * horizon
+                * (numerator / next.smoothness_sum).sqrt();
             if let Some(cap) = self.max_stepsize {
                 gamma = gamma.min(cap);
             }
@@ -1151,7 +1155,7 @@ mod tests {
         let cfg = AliasSignSgdConfig {
             rule: AliasRule {
                 max_stepsize: None,
-                lr: 0.25,
+                lr_multiplier: 0.25,
                 ..cfg.rule.clone()
             },
             ..cfg
@@ -1337,12 +1341,12 @@ mod tests {
             (
                 AliasSignSgdConfig {
                     rule: AliasRule {
-                        lr: f64::INFINITY,
+                        lr_multiplier: f64::INFINITY,
                         ..d.rule.clone()
                     },
                     ..d.clone()
                 },
-                "lr",
+                "lr_multiplier",
             ),
             (
                 AliasSignSgdConfig {

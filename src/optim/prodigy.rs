@@ -20,8 +20,10 @@ const OWNER: &str = "Prodigy";
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ProdigyConfig {
-    /// `γ`, the outer learning rate (default 1.0).
-    pub lr: f64,
+    /// `γ`, a constant outer multiplier on the estimated stepsize `d` (default 1.0; Prodigy's
+    /// `lr`); [`crate::Optimizer::set_lr_multiplier`] multiplies it further at run time.
+    #[cfg_attr(feature = "serde", serde(alias = "lr"))]
+    pub lr_multiplier: f64,
     /// Multiplier on `lr` per step (default constant).
     pub schedule: Schedule,
     /// `β1` (default 0.9).
@@ -39,7 +41,7 @@ pub struct ProdigyConfig {
 impl Default for ProdigyConfig {
     fn default() -> Self {
         Self {
-            lr: 1.0,
+            lr_multiplier: 1.0,
             schedule: Schedule::Constant,
             beta1: 0.9,
             beta2: 0.999,
@@ -140,9 +142,15 @@ impl<F: Float> Prodigy<F> {
     /// Builds the optimizer for tensors of the given lengths, validating the configuration.
     pub fn new(config: ProdigyConfig, layout: &[usize]) -> Result<Self> {
         let c = &config;
-        check_range(OWNER, "lr", c.lr, c.lr > 0.0, "a finite number > 0")?;
+        check_range(
+            OWNER,
+            "lr_multiplier",
+            c.lr_multiplier,
+            c.lr_multiplier > 0.0,
+            "a finite number > 0",
+        )?;
         validate_adam::<F>(OWNER, c.beta1, c.beta2, c.eps)?;
-        check_fits::<F>(OWNER, "lr", c.lr)?;
+        check_fits::<F>(OWNER, "lr_multiplier", c.lr_multiplier)?;
         check_range(OWNER, "d0", c.d0, c.d0 > 0.0, "a finite number > 0")?;
         // The step divides by sqrt(v) + d·ε in F: d_0·ε must not round to 0 (d only grows).
         check_range(
@@ -197,7 +205,7 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
         // g² is formed in F before it is scaled.
         check_gradient_limit(grads, largest, adam_gradient_limit::<F>(), k)?;
         let c = &self.config;
-        let gamma = c.lr * self.lr_multiplier.get() * c.schedule.factor(k);
+        let gamma = c.lr_multiplier * self.lr_multiplier.get() * c.schedule.factor(k);
         let d = self.state.d;
         // Everything the pass writes stays within F. The state's m, v and s are running averages
         // of d·g, d²·g² and γ·d²·g (d never decreases), bounded by the largest such product over

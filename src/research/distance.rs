@@ -18,8 +18,10 @@ const OWNER: &str = "DistanceSign";
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DistanceSignConfig {
-    /// `η`, the outer multiplier on `d` (default 1.0; a schedule factor, not a learning rate).
-    pub lr: f64,
+    /// `η`, a constant outer multiplier on `d` (default 1.0; a schedule factor, not a learning
+    /// rate); [`crate::Optimizer::set_lr_multiplier`] multiplies it further at run time.
+    #[cfg_attr(feature = "serde", serde(alias = "lr"))]
+    pub lr_multiplier: f64,
     /// `β1`, the weight of the momentum in the direction `sign(β1 m + (1 − β1) d g)` (default
     /// 0.9, Lion's).
     pub beta1: f64,
@@ -52,7 +54,7 @@ pub struct DistanceSignConfig {
 impl Default for DistanceSignConfig {
     fn default() -> Self {
         Self {
-            lr: 1.0,
+            lr_multiplier: 1.0,
             beta1: 0.9,
             beta2: 0.99,
             d0: 1e-6,
@@ -66,7 +68,13 @@ impl Default for DistanceSignConfig {
 
 impl DistanceSignConfig {
     fn validate(&self) -> Result<()> {
-        check_range(OWNER, "lr", self.lr, self.lr >= 0.0, "a finite number >= 0")?;
+        check_range(
+            OWNER,
+            "lr_multiplier",
+            self.lr_multiplier,
+            self.lr_multiplier >= 0.0,
+            "a finite number >= 0",
+        )?;
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             check_range(OWNER, name, b, (0.0..1.0).contains(&b), "in [0, 1)")?;
         }
@@ -257,7 +265,7 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
         check_step_shapes(&self.layout, params, grads, loss, k)?;
         let largest = check_gradients(&self.kernels, grads, k)?;
         let c = &self.config;
-        let lr = c.lr * self.lr_multiplier.get() * c.schedule.factor(k);
+        let lr = c.lr_multiplier * self.lr_multiplier.get() * c.schedule.factor(k);
         let scale = if c.inverse_sqrt_decay {
             lr / ((k + 1) as f64).sqrt()
         } else {
