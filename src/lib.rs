@@ -38,14 +38,14 @@ pub use monitor::{Monitor, MonitorConfig, Warning};
 pub use optim::adam_like::{AdamLikeCompat, AdamLikeCompatConfig, AdamLikeCompatState};
 pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};
 pub use optim::alias::{
-    AliasRule, AliasScalars, AliasSignSgd, AliasSignSgdConfig, AliasSignSgdState, AliasStepsize,
-    Warmup,
+    AliasPhase, AliasRule, AliasScalars, AliasSignSgd, AliasSignSgdConfig, AliasSignSgdState,
+    AliasStepsize, Warmup,
 };
 pub use optim::alias_adam::{AliasAdam, AliasAdamConfig, AliasAdamState};
 pub use optim::prodigy::{Prodigy, ProdigyConfig, ProdigyState};
 pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
 pub use optim::sos::{Probe, ProgressEstimator, SosOutcome, SosSignSgd, SosSignSgdConfig};
-pub use optimizer::{AliasPhase, Estimators, Method, Optimizer, Stateful, StepReport};
+pub use optimizer::{Estimate, Estimates, Method, Optimizer, Stateful, StepReport};
 pub use problem::{Cost, CostGradient, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
 pub use problems::libsvm::{
     CsrMatrix, Dataset, Features, LibsvmOptions, MAX_DENSE_VALUES, Storage,

@@ -210,16 +210,14 @@ impl Monitor {
 mod tests {
     use super::*;
     use crate::kernels::Backend;
-    use crate::optimizer::Estimators;
+    use crate::optimizer::Estimates;
 
     fn report(step: u64) -> StepReport {
         StepReport {
             step,
             stepsize: 1e-3,
             backend: Backend::Scalar,
-            estimators: Estimators::Scheduled {
-                schedule_factor: 1.0,
-            },
+            estimates: Estimates::new().number("schedule_factor", 1.0),
         }
     }
 

@@ -179,63 +179,116 @@ pub struct StepReport {
     pub stepsize: f64,
     /// The kernel implementation that ran.
     pub backend: Backend,
-    /// The method's own estimators.
-    pub estimators: Estimators,
+    /// The method's own quantities (estimators, schedule factor, phase), by name.
+    pub estimates: Estimates,
 }
 
-/// Method-specific quantities reported with each step.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Estimators {
-    /// Sign-SGD and Signum have none beyond the scheduled stepsize.
-    Scheduled {
-        /// The schedule's multiplier at this step.
-        schedule_factor: f64,
-    },
-    /// Prodigy's distance estimate (Mishchenko & Defazio).
-    Prodigy {
-        /// `d_k`, the estimate used by this step.
-        d: f64,
-        /// `d̂_{k+1} = r_{k+1} / ‖s_{k+1}‖_1`, this step's new estimate.
-        d_hat: f64,
-    },
-    /// A distance estimate in the ℓ∞ geometry of sign descent
-    /// ([`crate::research::DistanceSign`], R5).
-    Distance {
-        /// `d_k`, the estimate this step used (the stepsize is `η_k d_k`).
-        d: f64,
-        /// `d̂ = N / ‖m‖_1`, this step's new estimate (`d_{k+1} = max(d_k, d̂)`).
-        d_hat: f64,
-        /// `N`, the EMA of `d_j ⟨g_j, x_0 − x_j⟩` after this step.
-        numerator: f64,
-        /// `‖m‖_1`, the ℓ1 norm of the `d`-weighted momentum after this step.
-        denominator: f64,
-    },
-    /// ALIAS's running estimators after this step's update (`docs/ALGORITHMS.md` §2).
-    Alias {
-        /// Which rule produced the stepsize.
-        phase: AliasPhase,
-        /// `S`, the running sum of local smoothness samples.
-        smoothness_sum: f64,
-        /// `d̃`, the running sum of gap increments `γ_{t−1}⟨g_t, u_{t−1}⟩` (Option D only).
-        gap_sum: Option<f64>,
-        /// `d = max(d_0, d̃)` over time, the gap estimate (Option D only).
-        gap: Option<f64>,
-        /// `r_{t−1} = ‖g_t − g_{t−1}‖_1 / ‖x_t − x_{t−1}‖_∞`, the sample added this step, if any.
-        last_smoothness: Option<f64>,
-    },
+/// A method's own quantities for one step, by name: e.g. Prodigy's `d` and `d_hat`, ALIAS's
+/// `smoothness_sum` and its `phase` label. Each method's documentation lists what it reports.
+/// A fixed-size value (at most [`Estimates::CAPACITY`] entries), so reporting allocates nothing.
+#[derive(Clone, Copy, PartialEq)]
+pub struct Estimates {
+    len: usize,
+    entries: [(&'static str, Estimate); Estimates::CAPACITY],
 }
 
-/// Which rule set an ALIAS step's stepsize.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AliasPhase {
-    /// Warm-up: plain Sign-SGD with the warm-up schedule.
-    Warmup,
-    /// `S` is still 0 (no `L_0`, no sample yet): the tiny probe stepsize.
-    Probe,
-    /// The ALIAS formula `γ_t = sqrt(numerator / S)`.
-    Adaptive,
+/// One entry of [`Estimates`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Estimate {
+    /// A number.
+    Number(f64),
+    /// A label, e.g. which rule set the stepsize.
+    Label(&'static str),
+}
+
+impl Default for Estimates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Estimates {
+    /// The largest number of entries.
+    pub const CAPACITY: usize = 6;
+
+    /// No entries.
+    pub const fn new() -> Self {
+        Self {
+            len: 0,
+            entries: [("", Estimate::Number(0.0)); Self::CAPACITY],
+        }
+    }
+
+    /// Adds a number (methods call this when they build their report).
+    ///
+    /// # Panics
+    /// If [`Estimates::CAPACITY`] entries are already there (a bug in the method).
+    pub fn number(self, name: &'static str, value: f64) -> Self {
+        self.push(name, Estimate::Number(value))
+    }
+
+    /// Adds a number if there is one.
+    pub fn maybe_number(self, name: &'static str, value: Option<f64>) -> Self {
+        match value {
+            Some(v) => self.number(name, v),
+            None => self,
+        }
+    }
+
+    /// Adds a label.
+    pub fn label(self, name: &'static str, value: &'static str) -> Self {
+        self.push(name, Estimate::Label(value))
+    }
+
+    fn push(mut self, name: &'static str, value: Estimate) -> Self {
+        assert!(
+            self.len < Self::CAPACITY,
+            "more than {} estimates",
+            Self::CAPACITY
+        );
+        self.entries[self.len] = (name, value);
+        self.len += 1;
+        self
+    }
+
+    /// The number called `name`, if this step reported one.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.iter().find_map(|(n, v)| match v {
+            Estimate::Number(x) if n == name => Some(x),
+            _ => None,
+        })
+    }
+
+    /// The label called `name`, if this step reported one.
+    pub fn get_label(&self, name: &str) -> Option<&'static str> {
+        self.iter().find_map(|(n, v)| match v {
+            Estimate::Label(l) if n == name => Some(l),
+            _ => None,
+        })
+    }
+
+    /// Every entry, in the order the method added them.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Estimate)> + '_ {
+        self.entries[..self.len].iter().copied()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for Estimates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in self.iter() {
+            match value {
+                Estimate::Number(x) => map.entry(&name, &x),
+                Estimate::Label(l) => map.entry(&name, &l),
+            };
+        }
+        map.finish()
+    }
 }
 
 /// Checks tensor counts and lengths, gradient finiteness and loss finiteness.
@@ -444,5 +497,37 @@ pub(crate) fn check_range(
         Ok(())
     } else {
         Err(Error::invalid(owner, parameter, value, expected))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_by_name() {
+        let e = Estimates::new()
+            .label("phase", "probe")
+            .number("d", 0.5)
+            .maybe_number("gap", None)
+            .maybe_number("d_hat", Some(2.0));
+        assert_eq!(e.get("d"), Some(0.5));
+        assert_eq!(e.get("d_hat"), Some(2.0));
+        assert_eq!(e.get("gap"), None);
+        // A label is not a number, and the other way round.
+        assert_eq!((e.get("phase"), e.get_label("phase")), (None, Some("probe")));
+        assert_eq!(e.get_label("d"), None);
+        assert_eq!(e.iter().count(), 3);
+        assert_eq!(format!("{e:?}"), r#"{"phase": "probe", "d": 0.5, "d_hat": 2.0}"#);
+        assert!(Estimates::default().is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 6 estimates")]
+    fn estimates_beyond_capacity_are_a_bug() {
+        let mut e = Estimates::new();
+        for _ in 0..=Estimates::CAPACITY {
+            e = e.number("x", 1.0);
+        }
     }
 }

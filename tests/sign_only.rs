@@ -4,19 +4,16 @@
 use ndarray::Array2;
 use proptest::prelude::*;
 use signfree::{
-    AliasRule, AliasSignSgd, AliasSignSgdConfig, Backend, Dataset, Estimators, Features, Gradient,
+    AliasRule, AliasSignSgd, AliasSignSgdConfig, Backend, Dataset, Features, Gradient,
     LogisticRegression, Optimizer,
 };
 
 fn fields(r: &signfree::StepReport) -> (Option<f64>, Option<f64>) {
-    match r.estimators {
-        Estimators::Alias {
-            last_smoothness,
-            gap_sum,
-            ..
-        } => (last_smoothness, gap_sum),
-        _ => panic!("not an ALIAS report"),
-    }
+    assert!(signfree::AliasPhase::of(r).is_some(), "not an ALIAS report");
+    (
+        r.estimates.get("last_smoothness"),
+        r.estimates.get("gap_sum"),
+    )
 }
 
 proptest! {

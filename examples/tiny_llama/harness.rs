@@ -19,8 +19,8 @@ use signfree::research::{
     DistanceSign, DistanceSignConfig, GradientScaledStart, GradientScaledStartConfig,
 };
 use signfree::{
-    AdamWConfig, AliasAdamConfig, AliasRule, AliasSignSgdConfig, Estimators, Monitor,
-    ProdigyConfig, Schedule, SignSgdConfig, StepReport, Warmup,
+    AdamWConfig, AliasAdamConfig, AliasRule, AliasSignSgdConfig, Monitor, ProdigyConfig, Schedule,
+    SignSgdConfig, StepReport, Warmup,
 };
 
 use super::plot;
@@ -75,13 +75,8 @@ impl StepLog {
             stepsize: r.stepsize,
             ..Default::default()
         };
-        match r.estimators {
-            Estimators::Prodigy { d, d_hat } | Estimators::Distance { d, d_hat, .. } => {
-                (log.d, log.d_hat) = (Some(d), Some(d_hat));
-            }
-            Estimators::Alias { smoothness_sum, .. } => log.smoothness_sum = Some(smoothness_sum),
-            _ => {}
-        }
+        (log.d, log.d_hat) = (r.estimates.get("d"), r.estimates.get("d_hat"));
+        log.smoothness_sum = r.estimates.get("smoothness_sum");
         log
     }
 }

@@ -105,6 +105,8 @@ pub struct DistAliasSignSgdState<F> {
 /// multi-node setting). The exchange of `a^m`, `b^m` and their averaging are this crate's
 /// protocol (`docs/ALGORITHMS.md` §6). Majority vote: J. Bernstein et al., "signSGD with Majority Vote
 /// is Communication Efficient and Fault Tolerant", ICLR 2019, arXiv:1810.05291.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): the same entries as [`crate::AliasSignSgd`].
 #[derive(Debug)]
 pub struct DistAliasSignSgd<F: Float, C: Communicator> {
     config: AliasSignSgdConfig,

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optim::sign_sgd::SignSgdConfig;
-use crate::optimizer::{Estimators, Optimizer, Stateful, StepReport, check_step_inputs};
+use crate::optimizer::{Estimates, Optimizer, Stateful, StepReport, check_step_inputs};
 use crate::optimizer::{LrMultiplier, check_decay, check_step_value, lr_multiplier_methods};
 use crate::state::{check_buffers, check_counter, check_values};
 
@@ -64,6 +64,8 @@ pub struct DistSignSgdState<F> {
 /// J. Bernstein, J. Zhao, K. Azizzadenesheli, A. Anandkumar, "signSGD with Majority Vote is
 /// Communication Efficient and Fault Tolerant", ICLR 2019, arXiv:1810.05291 (the method; each
 /// worker votes with the sign of its own momentum). The wire protocol is this crate's.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): `schedule_factor`.
 #[derive(Debug)]
 pub struct DistSignSgd<F: Float, C: Communicator> {
     config: SignSgdConfig,
@@ -221,9 +223,7 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
             step: t,
             stepsize: gamma,
             backend: self.kernels.backend(),
-            estimators: Estimators::Scheduled {
-                schedule_factor: factor,
-            },
+            estimates: Estimates::new().number("schedule_factor", factor),
         })
     }
 

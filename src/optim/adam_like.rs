@@ -6,7 +6,7 @@ use crate::float::Float;
 use crate::kernels::{Kernels, sign};
 use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
+    Estimates, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
     check_step_value,
 };
@@ -108,6 +108,8 @@ pub struct AdamLikeCompatState<F> {
 ///
 /// The authors' public code (`evseevgrv/SignSGD_GoldenGate`, `parameter_free_signsgd.py`,
 /// class `AdamLike`); D. Medyakov et al., arXiv:2506.03725.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): `d` and `d_hat` (`r`) of the last tensor.
 #[derive(Debug, Clone)]
 pub struct AdamLikeCompat<F: Float> {
     config: AdamLikeCompatConfig,
@@ -239,10 +241,9 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
             step: t,
             stepsize: lr * last_d,
             backend: self.kernels.backend(),
-            estimators: Estimators::Prodigy {
-                d: last_d,
-                d_hat: st.r.last().copied().unwrap_or(0.0),
-            },
+            estimates: Estimates::new()
+                .number("d", last_d)
+                .number("d_hat", st.r.last().copied().unwrap_or(0.0)),
         })
     }
 

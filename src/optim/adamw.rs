@@ -7,7 +7,7 @@ use crate::float::Float;
 use crate::kernels::Kernels;
 use crate::optim::adam::{Moments, adam_direction_bound, check_adam_moments, validate_adam};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
+    Estimates, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
     check_step_value,
 };
@@ -98,6 +98,8 @@ pub struct AdamWState<F> {
 /// I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
 /// arXiv:1711.05101; D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization",
 /// arXiv:1412.6980.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): `schedule_factor`.
 #[derive(Debug, Clone)]
 pub struct AdamW<F: Float> {
     config: AdamWConfig,
@@ -194,9 +196,7 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
             step: t,
             stepsize: gamma,
             backend: self.kernels.backend(),
-            estimators: Estimators::Scheduled {
-                schedule_factor: factor,
-            },
+            estimates: Estimates::new().number("schedule_factor", factor),
         })
     }
 

@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels, packed_words};
 use crate::optimizer::{
-    AliasPhase, Estimators, Optimizer, Stateful, StepReport, check_finite, check_fits,
-    check_layout, check_range, check_shapes, check_step_value,
+    Estimates, Optimizer, Stateful, StepReport, check_finite, check_fits, check_layout,
+    check_range, check_shapes, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
@@ -106,6 +106,37 @@ impl Default for AliasRule {
             update_gap: 1,
             horizon: None,
         }
+    }
+}
+
+/// Which rule set an ALIAS step's stepsize; reported as the `phase` label of
+/// [`StepReport::estimates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AliasPhase {
+    /// Warm-up: plain Sign-SGD with the warm-up schedule.
+    Warmup,
+    /// `S` is still 0 (no `L_0`, no sample yet): the tiny probe stepsize.
+    Probe,
+    /// The ALIAS formula `γ_t = sqrt(numerator / S)`.
+    Adaptive,
+}
+
+impl AliasPhase {
+    /// The label in step reports: `"warmup"`, `"probe"` or `"adaptive"`.
+    pub fn label(self) -> &'static str {
+        match self {
+            AliasPhase::Warmup => "warmup",
+            AliasPhase::Probe => "probe",
+            AliasPhase::Adaptive => "adaptive",
+        }
+    }
+
+    /// The phase an ALIAS step report names (`None` for other methods' reports).
+    pub fn of(report: &StepReport) -> Option<Self> {
+        [AliasPhase::Warmup, AliasPhase::Probe, AliasPhase::Adaptive]
+            .into_iter()
+            .find(|p| report.estimates.get_label("phase") == Some(p.label()))
     }
 }
 
@@ -208,13 +239,12 @@ impl Decision {
             step,
             stepsize: self.gamma,
             backend,
-            estimators: Estimators::Alias {
-                phase: self.phase,
-                smoothness_sum: self.scalars.smoothness_sum,
-                gap_sum: option_d.then_some(self.scalars.gap_sum),
-                gap: option_d.then_some(self.scalars.gap),
-                last_smoothness: self.last_smoothness,
-            },
+            estimates: Estimates::new()
+                .label("phase", self.phase.label())
+                .number("smoothness_sum", self.scalars.smoothness_sum)
+                .maybe_number("gap_sum", option_d.then_some(self.scalars.gap_sum))
+                .maybe_number("gap", option_d.then_some(self.scalars.gap))
+                .maybe_number("last_smoothness", self.last_smoothness),
         }
     }
 }
@@ -560,6 +590,8 @@ pub struct AliasSignSgdState<F> {
 /// "Sign-SGD is the Golden Gate between Multi-Node to Single-Node Learning: Significant Boost
 /// via Parameter-Free Optimization", arXiv:2506.03725. The start rule, the default `d_0` and the
 /// same-sample mode's details are this crate's definitions (`docs/ALGORITHMS.md` §2 and §7).
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): the label `phase` ([`AliasPhase::label`]), `smoothness_sum` (`S`), with Option D `gap_sum` (`d̃`) and `gap` (`d`), and `last_smoothness` (the sample `r_{t−1}` added this step, if any); all after this step's update.
 #[derive(Debug, Clone)]
 pub struct AliasSignSgd<F: Float> {
     config: AliasSignSgdConfig,
@@ -1028,16 +1060,14 @@ mod tests {
     }
 
     fn alias_fields(r: &StepReport) -> (AliasPhase, f64, Option<f64>, Option<f64>, Option<f64>) {
-        match r.estimators {
-            Estimators::Alias {
-                phase,
-                smoothness_sum,
-                gap_sum,
-                gap,
-                last_smoothness,
-            } => (phase, smoothness_sum, gap_sum, gap, last_smoothness),
-            ref other => panic!("not an ALIAS report: {other:?}"),
-        }
+        let e = &r.estimates;
+        (
+            AliasPhase::of(r).unwrap_or_else(|| panic!("not an ALIAS report: {r:?}")),
+            e.get("smoothness_sum").unwrap(),
+            e.get("gap_sum"),
+            e.get("gap"),
+            e.get("last_smoothness"),
+        )
     }
 
     /// Option F, L_0 = 8, f̃ = 0 on f(x) = ½(x₁² + 2x₂²) from x_0 = (1, −1), f(x_0) = 1.5.

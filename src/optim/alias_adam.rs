@@ -102,6 +102,8 @@ pub struct AliasAdamState<F> {
 /// # References
 ///
 /// D. Medyakov et al., arXiv:2506.03725; D. P. Kingma, J. Ba, "Adam", arXiv:1412.6980.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): the same entries as [`crate::AliasSignSgd`].
 #[derive(Debug, Clone)]
 pub struct AliasAdam<F: Float> {
     config: AliasAdamConfig,
@@ -306,7 +308,7 @@ impl<F: Float> AliasAdam<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optimizer::{AliasPhase, Estimators};
+    use crate::optim::alias::AliasPhase;
 
     /// Option F, L_0 = 4, loss 1: γ_0 = sqrt(1/4) = 0.5; t = 1 Adam step u_0 = g/(|g| + ε).
     /// Step 1: the gap term is not used (Option F) but S grows by ‖g_1 − g_0‖_1 / ‖Δx‖_∞.
@@ -326,15 +328,9 @@ mod tests {
         let u = |g: f64| g / (g.abs() + 1e-8);
         assert!((x[0] + 0.5 * u(3.0)).abs() < 1e-15 && (x[1] + 0.5 * u(-1.0)).abs() < 1e-15);
         let r = o.step_flat(&mut x, &[1.0, -1.0], None).unwrap();
-        let Estimators::Alias {
-            phase,
-            smoothness_sum,
-            last_smoothness,
-            ..
-        } = r.estimators
-        else {
-            panic!()
-        };
+        let phase = AliasPhase::of(&r).unwrap();
+        let smoothness_sum = r.estimates.get("smoothness_sum").unwrap();
+        let last_smoothness = r.estimates.get("last_smoothness");
         let moved = 0.5 * u(3.0);
         assert_eq!(phase, AliasPhase::Adaptive);
         assert!((last_smoothness.unwrap() - 2.0 / moved).abs() < 1e-12);
@@ -357,9 +353,7 @@ mod tests {
         let r0 = o.step_flat(&mut x, &[2.0, -0.5], Some(1.0)).unwrap();
         let r1 = o.step_flat(&mut x, &[1.0, 1.0], None).unwrap();
         let u0 = [2.0 / (2.0 + 1e-8), -0.5 / (0.5 + 1e-8)];
-        let Estimators::Alias { gap_sum, .. } = r1.estimators else {
-            panic!()
-        };
+        let gap_sum = r1.estimates.get("gap_sum");
         let expected = r0.stepsize * (1.0 * u0[0] + 1.0 * u0[1]);
         assert!(
             (gap_sum.unwrap() - expected).abs() < 1e-15,

@@ -6,7 +6,7 @@ use crate::kernels::Kernels;
 use crate::kernels::fused::ProdigyCoefficients;
 use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
+    Estimates, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
     check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
     check_step_value,
 };
@@ -115,6 +115,8 @@ pub struct ProdigyState<F> {
 ///
 /// K. Mishchenko, A. Defazio, "Prodigy: An Expeditiously Adaptive Parameter-Free Learner",
 /// ICML 2024, arXiv:2306.06101.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): `d` (the estimate this step used) and `d_hat` (this step's new estimate).
 #[derive(Debug, Clone)]
 pub struct Prodigy<F: Float> {
     config: ProdigyConfig,
@@ -290,7 +292,7 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
             step: k,
             stepsize: gamma * d,
             backend: self.kernels.backend(),
-            estimators: Estimators::Prodigy { d, d_hat },
+            estimates: Estimates::new().number("d", d).number("d_hat", d_hat),
         })
     }
 
@@ -370,14 +372,15 @@ mod tests {
         let (m, v): (f64, f64) = (0.1 * d * 2.0, 0.001 * d * d * 4.0);
         let x1 = 1.0 - d * m / (v.sqrt() + d * 1e-8);
         assert!((x[0] - x1).abs() < 1e-18);
-        assert_eq!(r.estimators, Estimators::Prodigy { d, d_hat: 0.0 });
+        assert_eq!(
+            (r.estimates.get("d"), r.estimates.get("d_hat")),
+            (Some(d), Some(0.0))
+        );
         let r = o.step_flat(&mut x, &[2.0], None).unwrap();
         let b3 = 0.999f64.sqrt();
         let s = b3 * (1.0 - b3) * d * d * 2.0 + (1.0 - b3) * d * d * 2.0;
         let num = (1.0 - b3) * d * d * 2.0 * (1.0 - x1);
-        let Estimators::Prodigy { d_hat, .. } = r.estimators else {
-            panic!()
-        };
+        let d_hat = r.estimates.get("d_hat").unwrap();
         assert!(
             (d_hat - num / s).abs() <= 1e-12 * d_hat,
             "{d_hat} vs {}",

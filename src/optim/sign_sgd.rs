@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
+    Estimates, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
     check_step_inputs, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
@@ -127,6 +127,8 @@ pub struct SignSgdState<F> {
 ///   Optimisation for Non-Convex Problems", ICML 2018, arXiv:1802.04434.
 /// - D. Medyakov et al., "Sign-SGD is the Golden Gate between Multi-Node to Single-Node
 ///   Learning", arXiv:2506.03725 (Algorithm 1).
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): `schedule_factor`.
 #[derive(Debug, Clone)]
 pub struct SignSgd<F: Float> {
     config: SignSgdConfig,
@@ -211,9 +213,7 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
             step: t,
             stepsize: gamma,
             backend: self.kernels.backend(),
-            estimators: Estimators::Scheduled {
-                schedule_factor: factor,
-            },
+            estimates: Estimates::new().number("schedule_factor", factor),
         })
     }
 

@@ -5,7 +5,7 @@ use crate::float::Float;
 use crate::kernels::Kernels;
 use crate::kernels::fused::DistanceCoefficients;
 use crate::optimizer::{
-    Estimators, Optimizer, Stateful, StepReport, check_fits, check_gradients, check_layout,
+    Estimates, Optimizer, Stateful, StepReport, check_fits, check_gradients, check_layout,
     check_range, check_step_shapes, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
@@ -176,6 +176,8 @@ pub struct DistanceSignState<F> {
 /// arXiv:2301.07733; K. Mishchenko, A. Defazio, "Prodigy: An Expeditiously Adaptive
 /// Parameter-Free Learner", ICML 2024, arXiv:2306.06101; X. Chen et al., "Symbolic Discovery of
 /// Optimization Algorithms" (Lion), arXiv:2302.06675. Not a method of the ALIAS paper.
+///
+/// [`StepReport::estimates`](crate::StepReport::estimates): `d` (the largest estimate this step used), `d_hat`, `numerator` (`N`) and `denominator` (`‖m‖_1`).
 #[derive(Debug, Clone)]
 pub struct DistanceSign<F: Float> {
     config: DistanceSignConfig,
@@ -327,12 +329,11 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
             step: k,
             stepsize: gamma_max,
             backend: self.kernels.backend(),
-            estimators: Estimators::Distance {
-                d: d_max,
-                d_hat,
-                numerator,
-                denominator,
-            },
+            estimates: Estimates::new()
+                .number("d", d_max)
+                .number("d_hat", d_hat)
+                .number("numerator", numerator)
+                .number("denominator", denominator),
         })
     }
 
@@ -424,10 +425,10 @@ mod tests {
     }
 
     fn estimates(r: &StepReport) -> (f64, f64) {
-        let Estimators::Distance { d, d_hat, .. } = r.estimators else {
-            panic!("{r:?}")
-        };
-        (d, d_hat)
+        (
+            r.estimates.get("d").unwrap(),
+            r.estimates.get("d_hat").unwrap(),
+        )
     }
 
     /// β1 = β2 = ½, d_0 = 0.1, x_0 = (1, −2).
