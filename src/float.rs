@@ -3,10 +3,29 @@
 use std::fmt::{Debug, Display};
 use std::ops::{Add, Mul, Neg, Sub};
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+/// The kernels' element-level hooks. A supertrait of [`Float`] in a private module: users cannot
+/// name or implement it (which seals `Float` to `f32` and `f64`), and its items stay out of the
+/// public API.
+pub(crate) mod sealed {
+    use super::{Slice, SliceMut};
+
+    pub trait Sealed: Sized {
+        /// The unsigned integer of the same width (kernels compare non-negative values as
+        /// integers: their order is the floats' order, and integer maxima vectorise).
+        type Bits: Copy + Ord + Default + Send + Sync + std::fmt::Debug;
+        /// The bits of `|self|` (ordered like the magnitudes; NaN above `+∞`).
+        fn magnitude_bits(self) -> Self::Bits;
+        /// The value whose bits are `b` (inverse of `magnitude_bits` for non-negative values).
+        fn from_magnitude_bits(b: Self::Bits) -> Self;
+        /// `self · sign(d)` without branches: `±self`, or `self · 0` when `d` is `±0` or NaN
+        /// (the portable kernels' form of `kernels::sign`; equal to the product up to the sign
+        /// bit of a NaN).
+        fn mul_sign_of(self, d: Self) -> Self;
+        /// The slice as its concrete type, so generic kernels reach the `f32`/`f64` SIMD code.
+        fn dispatch_view(v: &[Self]) -> Slice<'_>;
+        /// The mutable slice as its concrete type (see `dispatch_view`).
+        fn dispatch_view_mut(v: &mut [Self]) -> SliceMut<'_>;
+    }
 }
 
 /// A parameter element type: implemented for `f32` and `f64` only.
@@ -28,10 +47,6 @@ pub trait Float:
     + Neg<Output = Self>
     + sealed::Sealed
 {
-    /// The unsigned integer of the same width (kernels compare non-negative values as
-    /// integers: their order is the floats' order, and integer maxima vectorise).
-    #[doc(hidden)]
-    type Bits: Copy + Ord + Default + Send + Sync + Debug;
     /// Zero.
     const ZERO: Self;
     /// One.
@@ -62,27 +77,9 @@ pub trait Float:
     /// whose order matches the floats' for non-negative values and puts NaN above `+∞`), so the
     /// compiler vectorises it; every `step` runs it over the gradient.
     fn max_abs(v: &[Self]) -> f64;
-    /// The bits of `|self|` (ordered like the magnitudes; NaN above `+∞`).
-    #[doc(hidden)]
-    fn magnitude_bits(self) -> Self::Bits;
-    /// The value whose bits are `b` (inverse of [`Float::magnitude_bits`] for non-negative values).
-    #[doc(hidden)]
-    fn from_magnitude_bits(b: Self::Bits) -> Self;
-    /// `self · sign(d)` without branches: `±self`, or `self · 0` when `d` is `±0` or NaN (the
-    /// portable kernels' form of [`crate::kernels::sign`]; equal to the product up to the sign
-    /// bit of a NaN).
-    #[doc(hidden)]
-    fn mul_sign_of(self, d: Self) -> Self;
-    /// The slice as its concrete type, so generic kernels reach the `f32`/`f64` SIMD code.
-    #[doc(hidden)]
-    fn dispatch_view(v: &[Self]) -> Slice<'_>;
-    /// The mutable slice as its concrete type (see [`Float::dispatch_view`]).
-    #[doc(hidden)]
-    fn dispatch_view_mut(v: &mut [Self]) -> SliceMut<'_>;
 }
 
 /// A borrowed slice of one of the two element types (an implementation detail of the kernels).
-#[doc(hidden)]
 #[derive(Debug)]
 pub enum Slice<'a> {
     /// `f32` elements.
@@ -92,7 +89,6 @@ pub enum Slice<'a> {
 }
 
 /// A mutably borrowed slice of one of the two element types (see [`Slice`]).
-#[doc(hidden)]
 #[derive(Debug)]
 pub enum SliceMut<'a> {
     /// `f32` elements.
@@ -103,8 +99,39 @@ pub enum SliceMut<'a> {
 
 macro_rules! impl_float {
     ($t:ty, $bits:ty, $variant:ident) => {
-        impl Float for $t {
+        impl sealed::Sealed for $t {
             type Bits = $bits;
+            #[inline(always)]
+            fn magnitude_bits(self) -> $bits {
+                self.to_bits() & !(1 << (<$bits>::BITS - 1))
+            }
+            #[inline(always)]
+            fn from_magnitude_bits(b: $bits) -> Self {
+                <$t>::from_bits(b)
+            }
+            #[inline(always)]
+            fn mul_sign_of(self, d: Self) -> Self {
+                const SIGN: $bits = 1 << (<$bits>::BITS - 1);
+                // All ones when `d` is neither ±0 nor NaN.
+                // Not `d != 0.0`: that is true for NaN, whose sign is 0.
+                #[allow(clippy::double_comparisons)]
+                let keep = <$bits>::from(d > 0.0 || d < 0.0).wrapping_neg();
+                let flipped = self.to_bits() ^ (d.to_bits() & SIGN);
+                // Kept: `self` with its sign flipped by `d`'s; else `self · 0` (a signed zero,
+                // or NaN for a non-finite `self`, as the product with `sign(d) = 0` gives).
+                <$t>::from_bits((flipped & keep) | ((self * 0.0).to_bits() & !keep))
+            }
+            #[inline(always)]
+            fn dispatch_view(v: &[Self]) -> Slice<'_> {
+                Slice::$variant(v)
+            }
+            #[inline(always)]
+            fn dispatch_view_mut(v: &mut [Self]) -> SliceMut<'_> {
+                SliceMut::$variant(v)
+            }
+        }
+
+        impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const BYTES: usize = std::mem::size_of::<$t>();
@@ -134,14 +161,6 @@ macro_rules! impl_float {
             fn div(self, d: Self) -> Self {
                 self / d
             }
-            #[inline(always)]
-            fn magnitude_bits(self) -> $bits {
-                self.to_bits() & !(1 << (<$bits>::BITS - 1))
-            }
-            #[inline(always)]
-            fn from_magnitude_bits(b: $bits) -> Self {
-                <$t>::from_bits(b)
-            }
             fn max_abs(v: &[Self]) -> f64 {
                 const LANES: usize = 16;
                 const MAGNITUDE: $bits = !(1 << (<$bits>::BITS - 1));
@@ -158,26 +177,6 @@ macro_rules! impl_float {
                 }
                 largest = lanes.iter().fold(largest, |m, &l| m.max(l));
                 <$t>::from_bits(largest) as f64
-            }
-            #[inline(always)]
-            fn mul_sign_of(self, d: Self) -> Self {
-                const SIGN: $bits = 1 << (<$bits>::BITS - 1);
-                // All ones when `d` is neither ±0 nor NaN.
-                // Not `d != 0.0`: that is true for NaN, whose sign is 0.
-                #[allow(clippy::double_comparisons)]
-                let keep = <$bits>::from(d > 0.0 || d < 0.0).wrapping_neg();
-                let flipped = self.to_bits() ^ (d.to_bits() & SIGN);
-                // Kept: `self` with its sign flipped by `d`'s; else `self · 0` (a signed zero,
-                // or NaN for a non-finite `self`, as the product with `sign(d) = 0` gives).
-                <$t>::from_bits((flipped & keep) | ((self * 0.0).to_bits() & !keep))
-            }
-            #[inline(always)]
-            fn dispatch_view(v: &[Self]) -> Slice<'_> {
-                Slice::$variant(v)
-            }
-            #[inline(always)]
-            fn dispatch_view_mut(v: &mut [Self]) -> SliceMut<'_> {
-                SliceMut::$variant(v)
             }
         }
     };

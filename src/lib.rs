@@ -12,7 +12,6 @@ pub mod dist;
 pub mod kernels;
 pub mod research;
 
-mod bundled;
 #[cfg(feature = "serde")]
 mod checkpoint;
 mod error;
@@ -25,7 +24,6 @@ mod problems;
 mod schedule;
 mod state;
 
-pub use bundled::Bundled;
 #[cfg(feature = "serde")]
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, Checkpointable};
 pub use error::{
@@ -47,6 +45,7 @@ pub use optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
 pub use optim::sos::{Probe, ProgressEstimator, SosOutcome, SosSignSgd, SosSignSgdConfig};
 pub use optimizer::{Estimate, Estimates, Method, Optimizer, Stateful, StepReport};
 pub use problem::{Cost, CostGradient, Counted, EvalCounts, Gradient, Problem, StochasticGradient};
+pub use problems::bundled::Bundled;
 pub use problems::libsvm::{
     CsrMatrix, Dataset, Features, LibsvmOptions, MAX_DENSE_VALUES, Storage,
 };

@@ -515,10 +515,16 @@ mod tests {
         assert_eq!(e.get("d_hat"), Some(2.0));
         assert_eq!(e.get("gap"), None);
         // A label is not a number, and the other way round.
-        assert_eq!((e.get("phase"), e.get_label("phase")), (None, Some("probe")));
+        assert_eq!(
+            (e.get("phase"), e.get_label("phase")),
+            (None, Some("probe"))
+        );
         assert_eq!(e.get_label("d"), None);
         assert_eq!(e.iter().count(), 3);
-        assert_eq!(format!("{e:?}"), r#"{"phase": "probe", "d": 0.5, "d_hat": 2.0}"#);
+        assert_eq!(
+            format!("{e:?}"),
+            r#"{"phase": "probe", "d": 0.5, "d_hat": 2.0}"#
+        );
         assert!(Estimates::default().is_empty());
     }
 

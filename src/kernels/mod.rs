@@ -430,22 +430,22 @@ impl ArchCounts for Isa {
 macro_rules! concrete {
     ($F:ty; slices: [$($s:ident),*]; mut: [$($m:ident),*]; scalars: [$($c:ident),*]; $body:expr) => {{
         if <$F as Float>::BYTES == 4 {
-            $(let $s: &[f32] = match <$F as Float>::dispatch_view($s) {
+            $(let $s: &[f32] = match <$F as crate::float::sealed::Sealed>::dispatch_view($s) {
                 Slice::F32(v) => v,
                 Slice::F64(_) => unreachable!("F is f32"),
             };)*
-            $(let $m: &mut [f32] = match <$F as Float>::dispatch_view_mut($m) {
+            $(let $m: &mut [f32] = match <$F as crate::float::sealed::Sealed>::dispatch_view_mut($m) {
                 SliceMut::F32(v) => v,
                 SliceMut::F64(_) => unreachable!("F is f32"),
             };)*
             $(let $c = $c.to_f64() as f32;)*
             $body
         } else {
-            $(let $s: &[f64] = match <$F as Float>::dispatch_view($s) {
+            $(let $s: &[f64] = match <$F as crate::float::sealed::Sealed>::dispatch_view($s) {
                 Slice::F64(v) => v,
                 Slice::F32(_) => unreachable!("F is f64"),
             };)*
-            $(let $m: &mut [f64] = match <$F as Float>::dispatch_view_mut($m) {
+            $(let $m: &mut [f64] = match <$F as crate::float::sealed::Sealed>::dispatch_view_mut($m) {
                 SliceMut::F64(v) => v,
                 SliceMut::F32(_) => unreachable!("F is f64"),
             };)*

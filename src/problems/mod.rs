@@ -1,5 +1,6 @@
 //! Problems: LIBSVM data, logistic regression, non-linear least squares, synthetic tests.
 
+pub mod bundled;
 pub mod libsvm;
 mod linear;
 pub mod logistic;

@@ -1,9 +1,4 @@
-//! Ideas beyond the paper (issue "Beyond the paper"), each behind its own type so the
-//! paper-exact methods stay unchanged. Results and verdicts are in `docs/RESEARCH.md`.
-
-mod distance;
-
-pub use distance::{DistanceSign, DistanceSignConfig, DistanceSignState};
+//! R1/R3: ALIAS whose smoothness sum starts from the first gradient's scale.
 
 use crate::error::{Error, Result};
 use crate::float::Float;
