@@ -139,6 +139,67 @@ impl Method {
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.name() == s)
     }
+
+    /// The optimizer of an untuned method for dimension `d` and horizon `t` (`None` for the
+    /// grid-tuned baselines and SOS, which search first). Same-sample ALIAS is plain ALIAS D here
+    /// (its full-batch form); `run_method` gives it the second gradient in minibatch runs.
+    pub fn untuned(self, d: usize, t: u64) -> signfree::Result<Option<Box<dyn Optimizer<f64>>>> {
+        let alias = |c: AliasSignSgdConfig| AliasSignSgd::new(c, &[d]);
+        let momentum = AliasSignSgdConfig {
+            momentum: Some(0.9),
+            ..Default::default()
+        };
+        let f_momentum = AliasSignSgdConfig {
+            momentum: Some(0.9),
+            ..AliasSignSgdConfig::option_f(0.0)
+        };
+        let distance = |c: DistanceSignConfig| DistanceSign::new(c, &[d]);
+        Ok(Some(match self {
+            Method::SignSgdTuned
+            | Method::SignSgdTunedCosine
+            | Method::AdamWTuned
+            | Method::Sos => {
+                return Ok(None);
+            }
+            Method::AliasD | Method::AliasDSameSample => Box::new(alias(Default::default())?),
+            Method::AliasF => Box::new(alias(AliasSignSgdConfig::option_f(0.0))?),
+            Method::AliasMomentum => Box::new(alias(momentum)?),
+            Method::AliasSignOnly => Box::new(alias(AliasSignSgdConfig {
+                sign_only_memory: true,
+                ..Default::default()
+            })?),
+            Method::AliasDGradStart => {
+                Box::new(GradientScaledStart::new(Default::default(), &[d])?)
+            }
+            Method::AliasFGradStart => Box::new(GradientScaledStart::new(
+                AliasSignSgdConfig::option_f(0.0),
+                &[d],
+            )?),
+            Method::AliasMomentumGradStart => Box::new(GradientScaledStart::new(momentum, &[d])?),
+            Method::AliasFMomentumGradStart => {
+                Box::new(GradientScaledStart::new(f_momentum, &[d])?)
+            }
+            Method::AliasFMomentumPolyak => {
+                Box::new(GradientScaledStart::new(f_momentum, &[d])?.with_polyak_bound())
+            }
+            Method::AliasFMomentumPolyakCosine => Box::new(
+                GradientScaledStart::new(f_momentum, &[d])?
+                    .with_polyak_bound()
+                    .with_horizon(t)?,
+            ),
+            Method::DistanceSign => Box::new(distance(Default::default())?),
+            Method::DistanceSignSqrt => Box::new(distance(DistanceSignConfig {
+                inverse_sqrt_decay: true,
+                ..Default::default()
+            })?),
+            Method::DistanceSignCosine => Box::new(distance(DistanceSignConfig {
+                schedule: Schedule::Cosine { total_steps: t },
+                ..Default::default()
+            })?),
+            Method::AliasAdam => Box::new(AliasAdam::new(AliasAdamConfig::default(), &[d])?),
+            Method::Prodigy => Box::new(Prodigy::new(ProdigyConfig::default(), &[d])?),
+        }))
+    }
 }
 
 /// The tuning grid `γ = 2^{-k}`, `k = 0..15`.
@@ -376,127 +437,20 @@ pub fn run_method(
                 Some(out.stepsize),
             )
         }
-        Method::AliasD => (
-            simple(&mut AliasSignSgd::new(AliasSignSgdConfig::default(), &[d])?)?,
-            t,
-            0,
-            None,
-        ),
-        Method::AliasF => (
-            simple(&mut AliasSignSgd::new(
-                AliasSignSgdConfig::option_f(0.0),
-                &[d],
-            )?)?,
-            t,
-            0,
-            None,
-        ),
-        Method::AliasMomentum => {
-            let cfg = AliasSignSgdConfig {
-                momentum: Some(0.9),
-                ..Default::default()
+        Method::AliasDSameSample if matches!(mode, Mode::Stochastic { .. }) => {
+            let Mode::Stochastic { batch, seed } = mode else {
+                unreachable!()
             };
-            (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
-        }
-        Method::AliasDGradStart => {
-            let mut opt = GradientScaledStart::new(AliasSignSgdConfig::default(), &[d])?;
-            (simple(&mut opt)?, t, 0, None)
-        }
-        Method::AliasFGradStart => {
-            let mut opt = GradientScaledStart::new(AliasSignSgdConfig::option_f(0.0), &[d])?;
-            (simple(&mut opt)?, t, 0, None)
-        }
-        Method::AliasMomentumGradStart => {
-            let cfg = AliasSignSgdConfig {
-                momentum: Some(0.9),
-                ..Default::default()
-            };
-            (
-                simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
-                t,
-                0,
-                None,
-            )
-        }
-        Method::AliasFMomentumGradStart => {
-            let cfg = AliasSignSgdConfig {
-                momentum: Some(0.9),
-                ..AliasSignSgdConfig::option_f(0.0)
-            };
-            (
-                simple(&mut GradientScaledStart::new(cfg, &[d])?)?,
-                t,
-                0,
-                None,
-            )
-        }
-        Method::AliasFMomentumPolyak => {
-            let cfg = AliasSignSgdConfig {
-                momentum: Some(0.9),
-                ..AliasSignSgdConfig::option_f(0.0)
-            };
-            let mut opt = GradientScaledStart::new(cfg, &[d])?.with_polyak_bound();
-            (simple(&mut opt)?, t, 0, None)
-        }
-        Method::AliasFMomentumPolyakCosine => {
-            let cfg = AliasSignSgdConfig {
-                momentum: Some(0.9),
-                ..AliasSignSgdConfig::option_f(0.0)
-            };
-            let mut opt = GradientScaledStart::new(cfg, &[d])?
-                .with_polyak_bound()
-                .with_horizon(t)?;
-            (simple(&mut opt)?, t, 0, None)
-        }
-        Method::DistanceSign => {
-            let mut opt = DistanceSign::new(DistanceSignConfig::default(), &[d])?;
-            (simple(&mut opt)?, t, 0, None)
-        }
-        Method::DistanceSignSqrt => {
-            let cfg = DistanceSignConfig {
-                inverse_sqrt_decay: true,
-                ..Default::default()
-            };
-            (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
-        }
-        Method::DistanceSignCosine => {
-            let cfg = DistanceSignConfig {
-                schedule: Schedule::Cosine { total_steps: t },
-                ..Default::default()
-            };
-            (simple(&mut DistanceSign::new(cfg, &[d])?)?, t, 0, None)
-        }
-        Method::AliasSignOnly => {
-            let cfg = AliasSignSgdConfig {
-                sign_only_memory: true,
-                ..Default::default()
-            };
-            (simple(&mut AliasSignSgd::new(cfg, &[d])?)?, t, 0, None)
-        }
-        Method::AliasDSameSample => {
             let mut opt = AliasSignSgd::new(AliasSignSgdConfig::default(), &[d])?;
-            match mode {
-                Mode::Full => (simple(&mut opt)?, t, 0, None),
-                Mode::Stochastic { batch, seed } => (
-                    same_sample(p, &mut opt, batch, seed, steps, record_every)?,
-                    2 * t,
-                    0,
-                    None,
-                ),
-            }
+            let tr = same_sample(p, &mut opt, batch, seed, steps, record_every)?;
+            (tr, 2 * t, 0, None)
         }
-        Method::AliasAdam => (
-            simple(&mut AliasAdam::new(AliasAdamConfig::default(), &[d])?)?,
-            t,
-            0,
-            None,
-        ),
-        Method::Prodigy => (
-            simple(&mut Prodigy::new(ProdigyConfig::default(), &[d])?)?,
-            t,
-            0,
-            None,
-        ),
+        _ => {
+            let mut opt = method
+                .untuned(d, t)?
+                .expect("every other method is untuned");
+            (simple(opt.as_mut())?, t, 0, None)
+        }
     };
     Ok(RunResult {
         method,
