@@ -17,11 +17,12 @@
 //! the same checks as a 1-rank world under `cargo test`.
 
 use signfree::dist::{
-    Communicator, DistAliasSignSgd, DistSignSgd, LocalCommunicator, MpiCommunicator,
+    Communicator, DistAliasSignSgd, DistAliasSignSgdConfig, DistSignSgd, LocalCommunicator,
+    MpiCommunicator,
 };
 use signfree::{
-    AliasRule, AliasSignSgdConfig, Bundled, CommunicationErrorKind, CostGradient, Dataset, Error,
-    LogisticRegression, Optimizer, Problem, Schedule, SignSgdConfig,
+    Bundled, CommunicationErrorKind, CostGradient, Dataset, Error, LogisticRegression, Optimizer,
+    Problem, Schedule, SignSgdConfig,
 };
 
 const STEPS: usize = 60;
@@ -41,13 +42,10 @@ fn optimizer<'c, C: Communicator + 'c>(
 ) -> Box<dyn Optimizer<f64> + 'c> {
     match method {
         Method::AliasD => Box::new(
-            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[d], comm).unwrap(),
+            DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::default(), &[d], comm).unwrap(),
         ),
         Method::AliasF => {
-            let cfg = AliasSignSgdConfig {
-                rule: AliasRule::option_f(0.0),
-                ..Default::default()
-            };
+            let cfg = DistAliasSignSgdConfig::option_f(0.0);
             Box::new(DistAliasSignSgd::<f64, _>::new(cfg, &[d], comm).unwrap())
         }
         Method::Signum => {

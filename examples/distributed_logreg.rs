@@ -13,11 +13,10 @@
 
 use std::time::Instant;
 
-use signfree::dist::{Communicator, DistAliasSignSgd, MpiCommunicator, all_reduce_sum};
-use signfree::{
-    AliasRule, AliasSignSgdConfig, Bundled, CostGradient, LogisticRegression, Optimizer, Problem,
-    Stateful,
+use signfree::dist::{
+    Communicator, DistAliasSignSgd, DistAliasSignSgdConfig, MpiCommunicator, all_reduce_sum,
 };
+use signfree::{Bundled, CostGradient, LogisticRegression, Optimizer, Problem, Stateful};
 
 fn main() -> Result<(), signfree::Error> {
     let mut args = std::env::args().skip(1);
@@ -25,11 +24,8 @@ fn main() -> Result<(), signfree::Error> {
     let every: usize = args.next().map_or(50, |s| s.parse().expect("every"));
     let option = args.next().unwrap_or_else(|| "D".into());
     let config = match option.as_str() {
-        "D" => AliasSignSgdConfig::default(),
-        "F" => AliasSignSgdConfig {
-            rule: AliasRule::option_f(0.0),
-            ..Default::default()
-        },
+        "D" => DistAliasSignSgdConfig::default(),
+        "F" => DistAliasSignSgdConfig::option_f(0.0),
         other => panic!("option must be D or F, got {other}"),
     };
 

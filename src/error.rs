@@ -323,6 +323,18 @@ pub enum CheckpointError {
         /// The type restoring it.
         expected: &'static str,
     },
+    /// A distributed checkpoint restored on another rank or world size than it was saved on.
+    #[error("saved by rank {saved_rank} of {saved_size}, restored on rank {rank} of {size}")]
+    World {
+        /// The rank that saved it.
+        saved_rank: usize,
+        /// The world size then.
+        saved_size: usize,
+        /// The rank restoring it.
+        rank: usize,
+        /// The world size now.
+        size: usize,
+    },
     /// The text is not valid checkpoint JSON.
     #[error("malformed at line {line}, column {column}: {message}")]
     Syntax {

@@ -25,7 +25,9 @@ mod schedule;
 mod state;
 
 #[cfg(feature = "serde")]
-pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, Checkpointable};
+pub use checkpoint::{
+    CHECKPOINT_FORMAT, CHECKPOINT_VERSION, Checkpoint, Checkpointable, RankState,
+};
 pub use error::{
     CheckpointError, CommunicationErrorKind, Dimension, Error, ParseErrorKind, Result,
     TensorProblem, Value,

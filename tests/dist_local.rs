@@ -4,7 +4,8 @@
 
 use proptest::prelude::*;
 use signfree::dist::{
-    Communicator, DistAliasSignSgd, DistSignSgd, LocalCommunicator, SignVote, all_reduce_sum,
+    Communicator, DistAliasSignSgd, DistAliasSignSgdConfig, DistSignSgd, LocalCommunicator,
+    SignVote, all_reduce_sum,
 };
 use signfree::{
     AliasRule, AliasSignSgd, AliasSignSgdConfig, AliasStepsize, Bundled, CommunicationErrorKind,
@@ -16,6 +17,15 @@ fn mushrooms() -> LogisticRegression {
     LogisticRegression::new(Bundled::Mushrooms.load().unwrap(), 1e-4).unwrap()
 }
 
+/// The distributed configuration with the same rule and weight decay.
+fn dist_config(cfg: &AliasSignSgdConfig) -> DistAliasSignSgdConfig {
+    assert!(cfg.momentum.is_none() && !cfg.sign_only_memory);
+    DistAliasSignSgdConfig {
+        rule: cfg.rule.clone(),
+        weight_decay: cfg.weight_decay,
+    }
+}
+
 /// Runs single-node ALIAS and 1-rank distributed ALIAS side by side; every step's report and
 /// parameters must be identical (f64 and f32).
 fn assert_one_rank_is_single_node(cfg: AliasSignSgdConfig, steps: usize) {
@@ -23,7 +33,7 @@ fn assert_one_rank_is_single_node(cfg: AliasSignSgdConfig, steps: usize) {
     let d = p.dim();
     LocalCommunicator::run(1, |comm| {
         let mut single = AliasSignSgd::<f64>::new(cfg.clone(), &[d]).unwrap();
-        let mut dist = DistAliasSignSgd::<f64, _>::new(cfg.clone(), &[d], comm).unwrap();
+        let mut dist = DistAliasSignSgd::<f64, _>::new(dist_config(&cfg), &[d], comm).unwrap();
         let (mut x1, mut x2, mut g) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
         for t in 0..steps {
             let loss = p.cost_and_gradient(&x1, &mut g).unwrap();
@@ -38,7 +48,7 @@ fn assert_one_rank_is_single_node(cfg: AliasSignSgdConfig, steps: usize) {
         // f32 parameters, the same gradients rounded.
         let mut single = AliasSignSgd::<f32>::new(cfg.clone(), &[d]).unwrap();
         let comm = dist.communicator();
-        let mut dist = DistAliasSignSgd::<f32, _>::new(cfg.clone(), &[d], comm).unwrap();
+        let mut dist = DistAliasSignSgd::<f32, _>::new(dist_config(&cfg), &[d], comm).unwrap();
         let (mut x1, mut x2) = (vec![0.0_f32; d], vec![0.0_f32; d]);
         let mut gf = vec![0.0_f32; d];
         for t in 0..steps {
@@ -229,8 +239,8 @@ fn sharded_logistic_regression_converges_identically_on_every_rank() {
     let full = LogisticRegression::new(data.clone(), 1e-4).unwrap();
     let d = full.dim();
     for cfg in [
-        AliasSignSgdConfig::default(),
-        AliasSignSgdConfig::option_f(0.0),
+        DistAliasSignSgdConfig::default(),
+        DistAliasSignSgdConfig::option_f(0.0),
     ] {
         let xs = LocalCommunicator::run(4, |comm| {
             let shard = data.shard(comm.rank(), comm.size()).unwrap();
@@ -263,7 +273,7 @@ fn a_failing_rank_fails_every_rank_without_change() {
             let rank = comm.rank();
             let mut opt: Box<dyn Optimizer<f64>> = if method == "alias" {
                 Box::new(
-                    DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[d], comm)
+                    DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::default(), &[d], comm)
                         .unwrap(),
                 )
             } else {
@@ -350,7 +360,8 @@ fn loss_on_some_ranks_only_is_a_mismatch_everywhere() {
     let out = LocalCommunicator::run(2, |comm| {
         let rank = comm.rank();
         let mut opt =
-            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::option_f(0.0), &[3], comm).unwrap();
+            DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::option_f(0.0), &[3], comm)
+                .unwrap();
         let mut x = vec![1.0; 3];
         let loss = (rank == 0).then_some(1.0);
         let err = opt.step_flat(&mut x, &[1.0, 1.0, 1.0], loss).unwrap_err();
@@ -375,7 +386,7 @@ fn a_rank_that_leaves_fails_the_others() {
             return None;
         }
         let mut opt =
-            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[4], comm).unwrap();
+            DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::default(), &[4], comm).unwrap();
         let mut x = vec![1.0; 4];
         Some((opt.step_flat(&mut x, &[1.0; 4], None).unwrap_err(), x))
     });
@@ -394,33 +405,18 @@ fn a_rank_that_leaves_fails_the_others() {
 #[test]
 fn unsupported_options_are_refused() {
     let comm = LocalCommunicator::world(1).pop().unwrap();
-    for (cfg, name) in [
-        (
-            AliasSignSgdConfig {
-                momentum: Some(0.9),
+    // Momentum and sign-only memory are not in the distributed configuration at all.
+    for (cfg, name) in [(
+        DistAliasSignSgdConfig {
+            rule: AliasRule {
+                update_gap: 2,
+                stepsize: AliasStepsize::GapEstimate { d0: None },
                 ..Default::default()
             },
-            "momentum",
-        ),
-        (
-            AliasSignSgdConfig {
-                sign_only_memory: true,
-                ..Default::default()
-            },
-            "sign_only_memory",
-        ),
-        (
-            AliasSignSgdConfig {
-                rule: AliasRule {
-                    update_gap: 2,
-                    stepsize: AliasStepsize::GapEstimate { d0: None },
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            "update_gap",
-        ),
-    ] {
+            ..Default::default()
+        },
+        "update_gap",
+    )] {
         match DistAliasSignSgd::<f32, _>::new(cfg, &[3], &comm) {
             Err(Error::InvalidParameter { parameter, .. }) => assert_eq!(parameter, name),
             other => panic!("{name}: {other:?}"),
@@ -440,7 +436,7 @@ fn distributed_states_restore_and_continue_bit_for_bit() {
                 .map(|(i, v)| v - (i as f64 + rank + t as f64 * 0.1).sin())
                 .collect()
         };
-        let cfg = AliasSignSgdConfig::option_f(0.0);
+        let cfg = DistAliasSignSgdConfig::option_f(0.0);
         let mut a = DistAliasSignSgd::<f64, _>::new(cfg.clone(), &[4], &comm).unwrap();
         let mut x = vec![0.5; 4];
         for t in 0..3 {
@@ -476,5 +472,72 @@ fn distributed_states_restore_and_continue_bit_for_bit() {
     });
     for (xs, ys) in out {
         assert_eq!(xs, ys);
+    }
+}
+
+/// Each rank saves its own checkpoint (JSON) after 3 steps; optimizers restored from them on
+/// the same world continue bit for bit with the originals, for distributed ALIAS and Signum. A
+/// checkpoint restored on another rank is a typed error.
+#[cfg(feature = "serde")]
+#[test]
+fn distributed_checkpoints_restore_on_every_rank() {
+    use signfree::CheckpointError;
+    let out = LocalCommunicator::run(3, |comm| {
+        let rank = comm.rank();
+        let grad = |x: &[f64], t: usize| -> Vec<f64> {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| v - (i as f64 + rank as f64 + t as f64 * 0.1).sin())
+                .collect()
+        };
+        let mut a =
+            DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::option_f(0.0), &[4], &comm)
+                .unwrap();
+        let signum = SignSgdConfig {
+            lr: 0.05,
+            momentum: Some(0.9),
+            ..Default::default()
+        };
+        let mut s = DistSignSgd::<f64, _>::new(signum, &[4], &comm).unwrap();
+        let step = |o: &mut dyn Optimizer<f64>, x: &mut Vec<f64>, t: usize, loss| {
+            let g = grad(x, t);
+            o.step_flat(x, &g, loss).unwrap()
+        };
+        let (mut x, mut y) = (vec![0.5; 4], vec![0.5; 4]);
+        for t in 0..3 {
+            step(&mut a, &mut x, t, Some(2.0));
+            step(&mut s, &mut y, t, None);
+        }
+        let (ja, js) = (a.to_json().unwrap(), s.to_json().unwrap());
+        let mut b = DistAliasSignSgd::<f64, _>::from_json(&ja, &comm).unwrap();
+        let mut r = DistSignSgd::<f64, _>::from_json(&js, &comm).unwrap();
+        let (mut x2, mut y2) = (x.clone(), y.clone());
+        for t in 3..8 {
+            let ra = step(&mut a, &mut x, t, Some(2.0));
+            assert_eq!(ra, step(&mut b, &mut x2, t, Some(2.0)));
+            step(&mut s, &mut y, t, None);
+            step(&mut r, &mut y2, t, None);
+        }
+        assert_eq!((&x, &y), (&x2, &y2));
+        (rank, ja, x)
+    });
+    // Every rank ends at the same point; rank 0's checkpoint does not restore on rank 1.
+    assert!(out.iter().all(|(_, _, x)| x == &out[0].2));
+    let from_rank_0 = out[0].1.clone();
+    let errs = LocalCommunicator::run(2, |comm| {
+        DistAliasSignSgd::<f64, _>::from_json(&from_rank_0, comm).err()
+    });
+    for err in errs {
+        assert!(
+            matches!(
+                err,
+                Some(Error::Checkpoint(CheckpointError::World {
+                    saved_rank: 0,
+                    saved_size: 3,
+                    ..
+                }))
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -9,7 +9,9 @@
 mod methods;
 
 use proptest::prelude::*;
-use signfree::dist::{Communicator, DistAliasSignSgd, DistSignSgd, LocalCommunicator};
+use signfree::dist::{
+    Communicator, DistAliasSignSgd, DistAliasSignSgdConfig, DistSignSgd, LocalCommunicator,
+};
 use signfree::{
     AdamLikeCompat, AdamLikeCompatConfig, AdamW, AdamWConfig, AliasAdam, AliasAdamConfig,
     AliasRule, AliasSignSgd, AliasSignSgdConfig, Backend, Checkpointable, CommunicationErrorKind,
@@ -354,7 +356,8 @@ fn ranks_with_different_layouts_get_a_mismatch_not_a_panic() {
     let out = LocalCommunicator::run(2, |comm| {
         let layout = layouts[comm.rank()];
         let mut o =
-            DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), layout, comm).unwrap();
+            DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::default(), layout, comm)
+                .unwrap();
         let mut x: Vec<Vec<f64>> = layout.iter().map(|&n| vec![1.0; n]).collect();
         let g: Vec<Vec<f64>> = layout.iter().map(|&n| vec![0.5; n]).collect();
         let mut p: Vec<&mut [f64]> = x.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -386,7 +389,7 @@ fn ranks_with_different_layouts_get_a_mismatch_not_a_panic() {
 fn distributed_alias_averages_huge_losses_without_overflow() {
     // Regression: two ranks with losses 1e308 averaged as (sum)/M = inf.
     let out = LocalCommunicator::run(2, |comm| {
-        let cfg = AliasSignSgdConfig::option_f(0.0);
+        let cfg = DistAliasSignSgdConfig::option_f(0.0);
         let mut o = DistAliasSignSgd::<f64, _>::new(cfg, &[2], comm).unwrap();
         let mut x = [1.0, 1.0];
         o.step_flat(&mut x, &[1.0, -1.0], Some(1e308))
@@ -869,7 +872,7 @@ fn distributed_alias_ranks_agree_on_the_probe_and_on_the_optimizer() {
     // Was: the probe used each rank's own ‖x‖_∞, so ranks could decide differently and then
     // deadlock or mismatch in the next collective.
     let out = LocalCommunicator::run(2, |comm| {
-        let cfg = AliasSignSgdConfig {
+        let cfg = DistAliasSignSgdConfig {
             rule: AliasRule {
                 probe: 1.0,
                 ..Default::default()
@@ -899,7 +902,8 @@ fn distributed_alias_ranks_agree_on_the_probe_and_on_the_optimizer() {
             o.step_flat(&mut x, &[1.0, 1.0], None).map(|_| ())
         } else {
             let mut o =
-                DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[2], comm).unwrap();
+                DistAliasSignSgd::<f64, _>::new(DistAliasSignSgdConfig::default(), &[2], comm)
+                    .unwrap();
             o.step_flat(&mut x, &[1.0, 1.0], None).map(|_| ())
         }
     });

@@ -4,9 +4,7 @@ use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree, layout_fing
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::alias::{
-    AliasScalars, AliasSignSgdConfig, AliasStepsize, Sample, check_step_shapes,
-};
+use crate::optim::alias::{AliasRule, AliasScalars, AliasStepsize, Sample, check_step_shapes};
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods};
 use crate::optimizer::{Optimizer, Stateful, StepReport, check_finite, check_layout, check_range};
 use crate::state::{check_buffers, check_counter, check_values};
@@ -21,6 +19,28 @@ const LOSS: usize = 5;
 const HAS_LOSS: usize = 6;
 const X_INF: usize = 7;
 const SLOTS: usize = 8;
+
+/// Configuration of [`DistAliasSignSgd`]: the options distributed ALIAS supports (the rule,
+/// with `update_gap = 1`, and decoupled weight decay). Momentum, sign-only memory and windowed
+/// sampling are not defined for the vote yet.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DistAliasSignSgdConfig {
+    /// The stepsize rule, as for [`crate::AliasSignSgd`] (`update_gap` must be 1).
+    pub rule: AliasRule,
+    /// Decoupled weight decay `x ← x(1 − γ_t·wd)` (default 0).
+    pub weight_decay: f64,
+}
+
+impl DistAliasSignSgdConfig {
+    /// Option F with lower bound `f_lower`, everything else default.
+    pub fn option_f(f_lower: f64) -> Self {
+        Self {
+            rule: AliasRule::option_f(f_lower),
+            ..Default::default()
+        }
+    }
+}
 
 /// Everything in a [`DistAliasSignSgd`] that changes between steps (identical on every rank
 /// except `prev_grad`, which is the rank's own).
@@ -52,8 +72,8 @@ pub struct DistAliasSignSgdState<F> {
 /// 4. `x ← x(1 − γ_t·wd) − γ_t v_t`, with `‖x_{t+1} − x_t‖_∞` measured in the same pass.
 ///
 /// With `M = 1` this is [`crate::AliasSignSgd`] bit for bit. Supported options: Option D or
-/// F, `L_0`, probe, `lr`, cap, warm-up, weight decay. Momentum, sign-only memory and
-/// `update_gap > 1` are refused (not defined for the vote yet).
+/// F, `L_0`, probe, `lr_multiplier`, cap, warm-up, horizon, weight decay
+/// ([`DistAliasSignSgdConfig`]); `update_gap > 1` is refused (not defined for the vote yet).
 ///
 /// **All ranks must start from the same `x_0`** (e.g. zeros, or a broadcast); they then stay
 /// bit-identical because they apply the same `γ_t` and `v_t`.
@@ -67,13 +87,13 @@ pub struct DistAliasSignSgdState<F> {
 ///
 /// ```
 /// use signfree::dist::{Communicator, DistAliasSignSgd, LocalCommunicator};
-/// use signfree::{AliasSignSgdConfig, Optimizer};
+/// use signfree::Optimizer;
 ///
 /// // Three workers minimise Σ_m ½‖x − c_m‖², each seeing only its own c_m.
 /// let c = [[1.0, -2.0], [2.0, -1.0], [3.0, 0.0]];
 /// let x = LocalCommunicator::run(3, |comm| {
 ///     let c = c[comm.rank()];
-///     let mut opt = DistAliasSignSgd::<f64, _>::new(AliasSignSgdConfig::default(), &[2], comm).unwrap();
+///     let mut opt = DistAliasSignSgd::<f64, _>::new(Default::default(), &[2], comm).unwrap();
 ///     let mut x = vec![0.0; 2];
 ///     for _ in 0..500 {
 ///         let g = [x[0] - c[0], x[1] - c[1]];
@@ -89,7 +109,7 @@ pub struct DistAliasSignSgdState<F> {
 /// # Errors
 ///
 /// [`DistAliasSignSgd::new`]: as [`crate::AliasSignSgd::new`], plus [`Error::InvalidParameter`]
-/// for momentum, sign-only memory or `update_gap > 1`. [`Optimizer::step`]: the rank whose input
+/// for `update_gap > 1`. [`Optimizer::step`]: the rank whose input
 /// is bad returns [`Error::DimensionMismatch`], [`Error::NonFiniteGradient`] or
 /// [`Error::NonFiniteLoss`]; every other rank returns [`Error::Communication`]
 /// ([`crate::CommunicationErrorKind::PeerFailed`]); [`crate::CommunicationErrorKind::Mismatch`]
@@ -109,7 +129,7 @@ pub struct DistAliasSignSgdState<F> {
 /// [`StepReport::estimates`](crate::StepReport::estimates): the same entries as [`crate::AliasSignSgd`].
 #[derive(Debug)]
 pub struct DistAliasSignSgd<F: Float, C: Communicator> {
-    config: AliasSignSgdConfig,
+    config: DistAliasSignSgdConfig,
     layout: Vec<usize>,
     comm: C,
     kernels: Kernels,
@@ -128,28 +148,19 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn new(config: AliasSignSgdConfig, layout: &[usize], comm: C) -> Result<Self> {
+    pub fn new(config: DistAliasSignSgdConfig, layout: &[usize], comm: C) -> Result<Self> {
         config.rule.validate(OWNER)?;
         let wd = config.weight_decay;
         check_range(OWNER, "weight_decay", wd, wd >= 0.0, "a finite number >= 0")?;
         config.rule.validate_decay::<F>(OWNER, wd)?;
         check_layout::<F>(OWNER, layout)?;
-        let refuse = |parameter, value: String| {
-            Err(Error::invalid(
-                OWNER,
-                parameter,
-                value,
-                "off in distributed ALIAS",
-            ))
-        };
-        if let Some(beta) = config.momentum {
-            return refuse("momentum", beta.to_string());
-        }
-        if config.sign_only_memory {
-            return refuse("sign_only_memory", "true".into());
-        }
         if config.rule.update_gap != 1 {
-            return refuse("update_gap", config.rule.update_gap.to_string());
+            return Err(Error::invalid(
+                OWNER,
+                "update_gap",
+                config.rule.update_gap,
+                "1 (windowed sampling is not defined for the vote)",
+            ));
         }
         let kernels = Kernels::detect();
         let buffers = || layout.iter().map(|&n| vec![F::ZERO; n]).collect::<Vec<_>>();
@@ -192,7 +203,7 @@ impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &AliasSignSgdConfig {
+    pub fn config(&self) -> &DistAliasSignSgdConfig {
         &self.config
     }
 
@@ -397,11 +408,24 @@ impl<F: Float, C: Communicator> Stateful for DistAliasSignSgd<F, C> {
     /// [`crate::AliasSignSgd`]'s: scalars a run can reach, buffers of the layout's lengths,
     /// finite values, votes in `{−1, 0, 1}`.
     fn set_state(&mut self, state: DistAliasSignSgdState<F>) -> Result<()> {
+        Self::check_state(&self.config, &self.layout, &state)?;
+        self.state = state;
+        Ok(())
+    }
+}
+
+impl<F: Float, C: Communicator> DistAliasSignSgd<F, C> {
+    /// Checks a state against a configuration and layout without building the optimizer.
+    pub(crate) fn check_state(
+        config: &DistAliasSignSgdConfig,
+        layout: &[usize],
+        state: &DistAliasSignSgdState<F>,
+    ) -> Result<()> {
         check_counter(state.step)?;
-        state.scalars.validate(&self.config.rule, state.step)?;
+        state.scalars.validate(&config.rule, state.step)?;
         const SHAPE: &str = "buffers do not match the layout";
-        check_buffers(SHAPE, &self.layout, &state.prev_grad, true)?;
-        check_buffers(SHAPE, &self.layout, &state.prev_vote, true)?;
+        check_buffers(SHAPE, layout, &state.prev_grad, true)?;
+        check_buffers(SHAPE, layout, &state.prev_vote, true)?;
         check_values("previous gradient must be finite", &state.prev_grad, false)?;
         let votes_ok = state
             .prev_vote
@@ -413,7 +437,6 @@ impl<F: Float, C: Communicator> Stateful for DistAliasSignSgd<F, C> {
                 reason: "previous votes must be -1, 0 or 1",
             });
         }
-        self.state = state;
         Ok(())
     }
 }

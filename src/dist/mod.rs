@@ -84,11 +84,11 @@ mod mpi;
 mod sign_sgd;
 mod vote;
 
-pub use alias::{DistAliasSignSgd, DistAliasSignSgdState};
+pub use alias::{DistAliasSignSgd, DistAliasSignSgdConfig, DistAliasSignSgdState};
 pub use local::LocalCommunicator;
 #[cfg(feature = "mpi")]
 pub use mpi::MpiCommunicator;
-pub use sign_sgd::{DistSignSgd, DistSignSgdState};
+pub use sign_sgd::DistSignSgd;
 pub use vote::SignVote;
 
 use crate::error::{CommunicationErrorKind, Error};

@@ -4,24 +4,12 @@ use super::{Communicator, FLAG, LEN, STEP, SignVote, Traffic, agree, layout_fing
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
-use crate::optim::sign_sgd::SignSgdConfig;
+use crate::optim::sign_sgd::{SignSgd, SignSgdConfig, SignSgdState};
 use crate::optimizer::{Estimates, Optimizer, Stateful, StepReport, check_step_inputs};
 use crate::optimizer::{LrMultiplier, check_decay, check_step_value, lr_multiplier_methods};
-use crate::state::{check_buffers, check_counter, check_values};
 
 const OWNER: &str = "DistSignSgd";
 const SLOTS: usize = 3;
-
-/// Everything in a [`DistSignSgd`] that changes between steps. Each rank saves and restores its
-/// own (the momentum is the rank's).
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct DistSignSgdState<F> {
-    /// `t`, the number of steps taken.
-    pub step: u64,
-    /// `m^m`, this rank's Signum momentum per tensor (empty without momentum).
-    pub momentum: Vec<Vec<F>>,
-}
 
 /// Majority-vote Sign-SGD / Signum: `x_{t+1} = x_t − γ_t·vote_m(sign(u^m_t))` with
 /// `u^m = g^m` (Sign-SGD) or this rank's momentum `m^m_t = β m^m_{t−1} + (1 − β) g^m_t`
@@ -73,7 +61,7 @@ pub struct DistSignSgd<F: Float, C: Communicator> {
     comm: C,
     kernels: Kernels,
     lr_multiplier: LrMultiplier,
-    state: DistSignSgdState<F>,
+    state: SignSgdState<F>,
     vote: SignVote,
     /// The vote (and, with momentum, the new momentum) before it is applied.
     next_vote: Vec<Vec<F>>,
@@ -101,7 +89,7 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
         Ok(Self {
             vote: SignVote::with_kernels(&comm, layout, kernels)?,
             gathered: vec![0.0; SLOTS * comm.size()],
-            state: DistSignSgdState {
+            state: SignSgdState {
                 step: 0,
                 momentum: momentum(),
             },
@@ -255,26 +243,30 @@ impl<F: Float, C: Communicator> Optimizer<F> for DistSignSgd<F, C> {
 }
 
 impl<F: Float, C: Communicator> Stateful for DistSignSgd<F, C> {
-    type State = DistSignSgdState<F>;
+    type State = SignSgdState<F>;
 
-    fn state(&self) -> &DistSignSgdState<F> {
+    fn state(&self) -> &SignSgdState<F> {
         &self.state
     }
 
     /// Restores this rank's state (every rank restores its own, saved at the same step; the next
-    /// step's agreement refuses ranks whose step counters differ). Checked as
-    /// [`crate::SignSgd`]'s: momentum buffers of the layout's lengths when momentum is on,
-    /// finite values.
-    fn set_state(&mut self, state: DistSignSgdState<F>) -> Result<()> {
-        check_counter(state.step)?;
-        check_buffers(
-            "momentum buffers do not match the layout and momentum setting",
-            &self.layout,
-            &state.momentum,
-            self.config.momentum.is_some(),
-        )?;
-        check_values("momentum values must be finite", &state.momentum, false)?;
+    /// step's agreement refuses ranks whose step counters differ). The state and its checks are
+    /// [`crate::SignSgd`]'s: the momentum is this rank's.
+    fn set_state(&mut self, state: SignSgdState<F>) -> Result<()> {
+        Self::check_state(&self.config, &self.layout, &state)?;
         self.state = state;
         Ok(())
+    }
+}
+
+impl<F: Float, C: Communicator> DistSignSgd<F, C> {
+    /// Checks a state against a configuration and layout without building the optimizer (the
+    /// single-node [`crate::SignSgd`]'s checks).
+    pub(crate) fn check_state(
+        config: &SignSgdConfig,
+        layout: &[usize],
+        state: &SignSgdState<F>,
+    ) -> Result<()> {
+        SignSgd::<F>::check_state(config, layout, state)
     }
 }
