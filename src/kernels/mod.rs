@@ -47,6 +47,10 @@ pub(crate) mod fused;
 mod parallel;
 mod portable;
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[allow(unsafe_code)]
+mod simd;
+
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86_64;

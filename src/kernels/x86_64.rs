@@ -1,22 +1,21 @@
 //! x86-64 backends: AVX2 and AVX-512F kernels for `f32` and `f64`.
 //!
-//! The layout follows pulp/faer:
-//! - [`Simd`] is a small vocabulary of vector operations, implemented once per (instruction
-//!   set, element type): [`Avx2F32`], [`Avx2F64`], [`Avx512F32`], [`Avx512F64`];
-//! - each kernel is written once, generically over [`Simd`], as an `#[inline(always)]` body that
-//!   mirrors the scalar reference lane by lane;
-//! - each entry point instantiates a body inside a `#[target_feature]` function, so the
-//!   intrinsics inline into code compiled for that instruction set, and is itself safe because
-//!   it takes a token ([`Avx2`], [`Avx512`]) that only successful run-time detection creates.
-//!
-//! Element-wise kernels handle the last `n mod LANES` elements with the scalar reference; the
-//! bit kernels work on blocks of 64 coordinates (one `u64` word) and hand the last partial word
-//! to the scalar reference. Sums keep one `f64` accumulator vector per `LANES/…` lanes and add
-//! the lanes in a fixed order at the end.
+//! This file is the vocabulary: [`Simd`] (shared with every backend, `simd.rs`, where the update
+//! and statistics kernels are written once) and [`SimdBits`] (the bit-packing and vote
+//! operations, whose kernels are written once below), each implemented per (instruction set,
+//! element type): [`Avx2F32`], [`Avx2F64`], [`Avx512F32`], [`Avx512F64`]. The entry points take
+//! a token ([`Avx2`], [`Avx512`]) that only successful run-time detection creates. The bit
+//! kernels work on blocks of 64 coordinates (one `u64` word) and hand the last partial word to
+//! the scalar reference.
 
 use core::arch::x86_64::*;
 
 use super::scalar::{self, AliasStats, SignDot};
+use super::simd::axpy;
+use super::simd::{
+    Simd, alias_stats, entry, first_non_finite, inf_norm, momentum_sign_step,
+    momentum_sign_step_store, shared_entries, sign_step, sign_step_store,
+};
 use super::{ArchCounts, ArchKernels};
 
 /// Proof that this CPU runs AVX2. Only [`Avx2::detect`] makes one.
@@ -41,77 +40,25 @@ impl Avx512 {
     }
 }
 
-/// Vector operations for one instruction set and element type.
-///
-/// Every method is `unsafe` with one shared contract:
+/// The bit-packing and vote vocabulary on top of [`Simd`] (x86-64 only; the other backends
+/// keep the scalar reference for these kernels).
 ///
 /// # Safety
-/// The CPU must support the implementing type's instruction set (AVX2 for `Avx2*`, AVX-512F
-/// for `Avx512*`), and every pointer argument must be valid for reading (or, for stores,
-/// writing) `LANES` elements (`I32_LANES` for the `i32` methods). No alignment is required.
-trait Simd: Copy {
-    /// The element type.
-    type E: crate::float::Float;
-    /// A vector of `LANES` elements.
-    type V: Copy;
-    /// `f64` accumulators for `LANES` lanes (one or two vectors).
-    type Acc: Copy;
-    /// Elements per vector.
-    const LANES: usize;
+/// As [`Simd`]'s: the CPU must support the implementing type's instruction set, and every
+/// pointer argument must be valid for `LANES` elements (`I32_LANES` for the `i32` methods).
+trait SimdBits: Simd {
     /// `i32` counts per vector.
     const I32_LANES: usize;
 
-    unsafe fn splat(e: Self::E) -> Self::V;
-    unsafe fn load(p: *const Self::E) -> Self::V;
-    unsafe fn store(p: *mut Self::E, v: Self::V);
-    /// A non-temporal store (bypasses the caches, no read-for-ownership). `p` must also be
-    /// aligned to the vector size; call [`Simd::fence`] after the last one.
-    unsafe fn stream(p: *mut Self::E, v: Self::V);
-    /// Orders earlier non-temporal stores before later stores (`sfence`).
-    unsafe fn fence() {
-        // SAFETY: SSE (and so `sfence`) is part of every x86-64 CPU.
-        unsafe { _mm_sfence() }
-    }
-    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
-    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
-    /// `sign` as in the reference: `±1`, and `+0` for `±0` and NaN.
-    unsafe fn sign(v: Self::V) -> Self::V;
     /// Bit `j` set iff lane `j` is `> 0` (NaN: not set).
     unsafe fn gt_zero(v: Self::V) -> u64;
     /// Bit `j` set iff lane `j` is `< 0` (NaN: not set).
     unsafe fn lt_zero(v: Self::V) -> u64;
-    /// Bit `j` set iff lane `j` is NaN or infinite.
-    unsafe fn non_finite(v: Self::V) -> u64;
     /// Lane `j` is `+1` if bit `j` of `pos` is set, `−1` if bit `j` of `neg` is, `+0` otherwise.
     /// The low `LANES` bits of `pos` and `neg` must be disjoint; higher bits are ignored.
     unsafe fn from_bits(pos: u64, neg: u64) -> Self::V;
-    /// `max(|v|, acc)` lane-wise, keeping `acc` where `|v|` is NaN (as `f64::max` does).
-    unsafe fn max_abs(acc: Self::V, v: Self::V) -> Self::V;
-    /// The largest lane, in `f64` (lanes must not be NaN).
-    unsafe fn hmax(v: Self::V) -> f64;
-
-    unsafe fn acc_zero() -> Self::Acc;
-    /// `acc + f64(v)`.
-    unsafe fn acc_add(acc: Self::Acc, v: Self::V) -> Self::Acc;
     /// `acc + |f64(v)|`.
     unsafe fn acc_add_abs(acc: Self::Acc, v: Self::V) -> Self::Acc;
-    /// `acc + f64(g)·f64(sign(d))`, each product evaluated exactly as the reference does (so
-    /// `±∞·0` is NaN). The default multiplies in the element type, which is exact for a factor
-    /// `±1`/`0`, and widens the product.
-    #[inline(always)]
-    unsafe fn acc_add_sign_dot(acc: Self::Acc, g: Self::V, d: Self::V) -> Self::Acc {
-        // SAFETY: the trait contract.
-        unsafe { Self::acc_add(acc, Self::mul(g, Self::sign(d))) }
-    }
-    /// `acc + |f64(a) − f64(b)|`.
-    unsafe fn acc_add_abs_diff(acc: Self::Acc, a: Self::V, b: Self::V) -> Self::Acc;
-    /// `max(|f64(a) − f64(b)|, acc)`, keeping `acc` where the difference is NaN.
-    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: Self::V, b: Self::V) -> Self::Acc;
-    /// The sum of the lanes, in a fixed order.
-    unsafe fn acc_sum(acc: Self::Acc) -> f64;
-    /// The largest lane (lanes are never NaN: `acc_max_abs_diff` skips NaN).
-    unsafe fn acc_max(acc: Self::Acc) -> f64;
 
     /// `p[j] += pos_j − neg_j` (wrapping) for `j < I32_LANES`; higher bits are ignored.
     unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64);
@@ -184,8 +131,6 @@ impl Simd for Avx2F32 {
     type V = __m256;
     type Acc = (__m256d, __m256d);
     const LANES: usize = 8;
-    const I32_LANES: usize = 8;
-
     #[inline(always)]
     unsafe fn splat(e: f32) -> __m256 {
         // SAFETY: the trait contract (AVX2 available).
@@ -232,20 +177,6 @@ impl Simd for Avx2F32 {
         }
     }
     #[inline(always)]
-    unsafe fn gt_zero(v: __m256) -> u64 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps())) as u32 as u64
-        }
-    }
-    #[inline(always)]
-    unsafe fn lt_zero(v: __m256) -> u64 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps())) as u32 as u64
-        }
-    }
-    #[inline(always)]
     unsafe fn non_finite(v: __m256) -> u64 {
         // SAFETY: the trait contract (AVX2 available).
         unsafe {
@@ -253,18 +184,6 @@ impl Simd for Avx2F32 {
             // "not less than +∞, or unordered": true exactly for ±∞ and NaN.
             let bad = _mm256_cmp_ps::<_CMP_NLT_UQ>(abs, _mm256_set1_ps(f32::INFINITY));
             _mm256_movemask_ps(bad) as u32 as u64
-        }
-    }
-    #[inline(always)]
-    unsafe fn from_bits(pos: u64, neg: u64) -> __m256 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            let p = _mm256_castsi256_ps(bits_to_mask_epi32(pos));
-            let n = _mm256_castsi256_ps(bits_to_mask_epi32(neg));
-            _mm256_or_ps(
-                _mm256_and_ps(p, _mm256_set1_ps(1.0)),
-                _mm256_and_ps(n, _mm256_set1_ps(-1.0)),
-            )
         }
     }
     #[inline(always)]
@@ -292,17 +211,6 @@ impl Simd for Avx2F32 {
         unsafe {
             let (lo, hi) = widen256(v);
             (_mm256_add_pd(acc.0, lo), _mm256_add_pd(acc.1, hi))
-        }
-    }
-    #[inline(always)]
-    unsafe fn acc_add_abs(acc: Self::Acc, v: __m256) -> Self::Acc {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            let (lo, hi) = widen256(v);
-            (
-                _mm256_add_pd(acc.0, abs_pd256(lo)),
-                _mm256_add_pd(acc.1, abs_pd256(hi)),
-            )
         }
     }
     #[inline(always)]
@@ -338,7 +246,54 @@ impl Simd for Avx2F32 {
         // SAFETY: the trait contract (AVX2 available).
         unsafe { max_pd256(_mm256_max_pd(acc.0, acc.1)) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SSE (and so `sfence`) is part of every x86-64 CPU.
+        unsafe { _mm_sfence() }
+    }
+}
 
+impl SimdBits for Avx2F32 {
+    const I32_LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m256) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m256) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m256 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let p = _mm256_castsi256_ps(bits_to_mask_epi32(pos));
+            let n = _mm256_castsi256_ps(bits_to_mask_epi32(neg));
+            _mm256_or_ps(
+                _mm256_and_ps(p, _mm256_set1_ps(1.0)),
+                _mm256_and_ps(n, _mm256_set1_ps(-1.0)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: Self::Acc, v: __m256) -> Self::Acc {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            let (lo, hi) = widen256(v);
+            (
+                _mm256_add_pd(acc.0, abs_pd256(lo)),
+                _mm256_add_pd(acc.1, abs_pd256(hi)),
+            )
+        }
+    }
     #[inline(always)]
     unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
         // SAFETY: the trait contract (AVX2; `p` valid for 8 reads and writes). A set mask lane
@@ -416,8 +371,6 @@ impl Simd for Avx2F64 {
     type V = __m256d;
     type Acc = __m256d;
     const LANES: usize = 4;
-    const I32_LANES: usize = 8;
-
     #[inline(always)]
     unsafe fn splat(e: f64) -> __m256d {
         // SAFETY: the trait contract (AVX2 available).
@@ -464,35 +417,11 @@ impl Simd for Avx2F64 {
         }
     }
     #[inline(always)]
-    unsafe fn gt_zero(v: __m256d) -> u64 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd())) as u32 as u64
-        }
-    }
-    #[inline(always)]
-    unsafe fn lt_zero(v: __m256d) -> u64 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(v, _mm256_setzero_pd())) as u32 as u64
-        }
-    }
-    #[inline(always)]
     unsafe fn non_finite(v: __m256d) -> u64 {
         // SAFETY: the trait contract (AVX2 available).
         unsafe {
             let bad = _mm256_cmp_pd::<_CMP_NLT_UQ>(abs_pd256(v), _mm256_set1_pd(f64::INFINITY));
             _mm256_movemask_pd(bad) as u32 as u64
-        }
-    }
-    #[inline(always)]
-    unsafe fn from_bits(pos: u64, neg: u64) -> __m256d {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe {
-            _mm256_or_pd(
-                _mm256_and_pd(bits_to_mask_epi64(pos), _mm256_set1_pd(1.0)),
-                _mm256_and_pd(bits_to_mask_epi64(neg), _mm256_set1_pd(-1.0)),
-            )
         }
     }
     #[inline(always)]
@@ -517,11 +446,6 @@ impl Simd for Avx2F64 {
         unsafe { _mm256_add_pd(acc, v) }
     }
     #[inline(always)]
-    unsafe fn acc_add_abs(acc: __m256d, v: __m256d) -> __m256d {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe { _mm256_add_pd(acc, abs_pd256(v)) }
-    }
-    #[inline(always)]
     unsafe fn acc_add_abs_diff(acc: __m256d, a: __m256d, b: __m256d) -> __m256d {
         // SAFETY: the trait contract (AVX2 available).
         unsafe { _mm256_add_pd(acc, abs_pd256(_mm256_sub_pd(a, b))) }
@@ -541,7 +465,46 @@ impl Simd for Avx2F64 {
         // SAFETY: the trait contract (AVX2 available).
         unsafe { max_pd256(acc) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SSE (and so `sfence`) is part of every x86-64 CPU.
+        unsafe { _mm_sfence() }
+    }
+}
 
+impl SimdBits for Avx2F64 {
+    const I32_LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m256d) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m256d) -> u64 {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(v, _mm256_setzero_pd())) as u32 as u64
+        }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe {
+            _mm256_or_pd(
+                _mm256_and_pd(bits_to_mask_epi64(pos), _mm256_set1_pd(1.0)),
+                _mm256_and_pd(bits_to_mask_epi64(neg), _mm256_set1_pd(-1.0)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: __m256d, v: __m256d) -> __m256d {
+        // SAFETY: the trait contract (AVX2 available).
+        unsafe { _mm256_add_pd(acc, abs_pd256(v)) }
+    }
     #[inline(always)]
     unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
         // SAFETY: same contract as `Avx2F32`'s.
@@ -567,8 +530,6 @@ impl Simd for Avx512F32 {
     type V = __m512;
     type Acc = (__m512d, __m512d);
     const LANES: usize = 16;
-    const I32_LANES: usize = 16;
-
     #[inline(always)]
     unsafe fn splat(e: f32) -> __m512 {
         // SAFETY: the trait contract (AVX-512F available).
@@ -619,16 +580,6 @@ impl Simd for Avx512F32 {
         }
     }
     #[inline(always)]
-    unsafe fn gt_zero(v: __m512) -> u64 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { u64::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps())) }
-    }
-    #[inline(always)]
-    unsafe fn lt_zero(v: __m512) -> u64 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { u64::from(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps())) }
-    }
-    #[inline(always)]
     unsafe fn non_finite(v: __m512) -> u64 {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe {
@@ -636,17 +587,6 @@ impl Simd for Avx512F32 {
                 _mm512_abs_ps(v),
                 _mm512_set1_ps(f32::INFINITY),
             ))
-        }
-    }
-    #[inline(always)]
-    unsafe fn from_bits(pos: u64, neg: u64) -> __m512 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe {
-            _mm512_mask_mov_ps(
-                _mm512_maskz_mov_ps(pos as __mmask16, _mm512_set1_ps(1.0)),
-                neg as __mmask16,
-                _mm512_set1_ps(-1.0),
-            )
         }
     }
     #[inline(always)]
@@ -702,17 +642,6 @@ impl Simd for Avx512F32 {
         }
     }
     #[inline(always)]
-    unsafe fn acc_add_abs(acc: Self::Acc, v: __m512) -> Self::Acc {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe {
-            let (lo, hi) = widen512(v);
-            (
-                _mm512_add_pd(acc.0, _mm512_abs_pd(lo)),
-                _mm512_add_pd(acc.1, _mm512_abs_pd(hi)),
-            )
-        }
-    }
-    #[inline(always)]
     unsafe fn acc_add_abs_diff(acc: Self::Acc, a: __m512, b: __m512) -> Self::Acc {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe {
@@ -744,7 +673,49 @@ impl Simd for Avx512F32 {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe { max_pd512(_mm512_max_pd(acc.0, acc.1)) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SSE (and so `sfence`) is part of every x86-64 CPU.
+        unsafe { _mm_sfence() }
+    }
+}
 
+impl SimdBits for Avx512F32 {
+    const I32_LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m512) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps())) }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m512) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, _mm512_setzero_ps())) }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m512 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            _mm512_mask_mov_ps(
+                _mm512_maskz_mov_ps(pos as __mmask16, _mm512_set1_ps(1.0)),
+                neg as __mmask16,
+                _mm512_set1_ps(-1.0),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: Self::Acc, v: __m512) -> Self::Acc {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            let (lo, hi) = widen512(v);
+            (
+                _mm512_add_pd(acc.0, _mm512_abs_pd(lo)),
+                _mm512_add_pd(acc.1, _mm512_abs_pd(hi)),
+            )
+        }
+    }
     #[inline(always)]
     unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
         // SAFETY: the trait contract (AVX-512F; `p` valid for 16 reads and writes).
@@ -835,8 +806,6 @@ impl Simd for Avx512F64 {
     type V = __m512d;
     type Acc = __m512d;
     const LANES: usize = 8;
-    const I32_LANES: usize = 16;
-
     #[inline(always)]
     unsafe fn splat(e: f64) -> __m512d {
         // SAFETY: the trait contract (AVX-512F available).
@@ -887,16 +856,6 @@ impl Simd for Avx512F64 {
         }
     }
     #[inline(always)]
-    unsafe fn gt_zero(v: __m512d) -> u64 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { u64::from(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd())) }
-    }
-    #[inline(always)]
-    unsafe fn lt_zero(v: __m512d) -> u64 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { u64::from(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, _mm512_setzero_pd())) }
-    }
-    #[inline(always)]
     unsafe fn non_finite(v: __m512d) -> u64 {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe {
@@ -904,17 +863,6 @@ impl Simd for Avx512F64 {
                 _mm512_abs_pd(v),
                 _mm512_set1_pd(f64::INFINITY),
             ))
-        }
-    }
-    #[inline(always)]
-    unsafe fn from_bits(pos: u64, neg: u64) -> __m512d {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe {
-            _mm512_mask_mov_pd(
-                _mm512_maskz_mov_pd(pos as __mmask8, _mm512_set1_pd(1.0)),
-                neg as __mmask8,
-                _mm512_set1_pd(-1.0),
-            )
         }
     }
     #[inline(always)]
@@ -939,11 +887,6 @@ impl Simd for Avx512F64 {
         unsafe { _mm512_add_pd(acc, v) }
     }
     #[inline(always)]
-    unsafe fn acc_add_abs(acc: __m512d, v: __m512d) -> __m512d {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { _mm512_add_pd(acc, _mm512_abs_pd(v)) }
-    }
-    #[inline(always)]
     unsafe fn acc_add_abs_diff(acc: __m512d, a: __m512d, b: __m512d) -> __m512d {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe { _mm512_add_pd(acc, _mm512_abs_pd(_mm512_sub_pd(a, b))) }
@@ -963,7 +906,43 @@ impl Simd for Avx512F64 {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe { max_pd512(acc) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn fence() {
+        // SAFETY: SSE (and so `sfence`) is part of every x86-64 CPU.
+        unsafe { _mm_sfence() }
+    }
+}
 
+impl SimdBits for Avx512F64 {
+    const I32_LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn gt_zero(v: __m512d) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd())) }
+    }
+    #[inline(always)]
+    unsafe fn lt_zero(v: __m512d) -> u64 {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { u64::from(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, _mm512_setzero_pd())) }
+    }
+    #[inline(always)]
+    unsafe fn from_bits(pos: u64, neg: u64) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe {
+            _mm512_mask_mov_pd(
+                _mm512_maskz_mov_pd(pos as __mmask8, _mm512_set1_pd(1.0)),
+                neg as __mmask8,
+                _mm512_set1_pd(-1.0),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn acc_add_abs(acc: __m512d, v: __m512d) -> __m512d {
+        // SAFETY: the trait contract (AVX-512F available).
+        unsafe { _mm512_add_pd(acc, _mm512_abs_pd(v)) }
+    }
     #[inline(always)]
     unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
         // SAFETY: same contract as `Avx512F32`'s.
@@ -982,13 +961,8 @@ impl Simd for Avx512F64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The kernels, once for every `Simd`. Each mirrors its scalar reference lane by lane; see the
-// reference for the semantics. All share one contract:
-//
-// # Safety
-// The CPU must support `S`'s instruction set. (Slices are accessed only through
-// `chunks_exact` chunks of `S::LANES` elements, or whole 64-element blocks, so every pointer
-// handed to `S` is in bounds.)
+// The bit-packing and vote kernels, once for every `SimdBits` (the update and statistics kernels
+// are in `simd.rs`, shared with the other backends). Same contract as those.
 
 /// Words (of 64 coordinates) that the block loops handle; the rest goes to the scalar reference.
 #[inline(always)]
@@ -996,299 +970,12 @@ fn full_words(n: usize) -> usize {
     n / 64
 }
 
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-unsafe fn first_non_finite<S: Simd>(v: &[S::E]) -> Option<usize> {
-    let chunks = v.chunks_exact(S::LANES);
-    let tail = v.len() - chunks.remainder().len();
-    for (k, c) in chunks.enumerate() {
-        // SAFETY: `c` has `S::LANES` elements; the ISA is the caller's contract.
-        let bad = unsafe { S::non_finite(S::load(c.as_ptr())) };
-        if bad != 0 {
-            return Some(k * S::LANES + bad.trailing_zeros() as usize);
-        }
-    }
-    scalar::first_non_finite(&v[tail..]).map(|i| tail + i)
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-unsafe fn sign_step<S: Simd>(x: &mut [S::E], g: &[S::E], gamma: S::E, decay: S::E) {
-    assert_eq!(x.len(), g.len());
-    let t = x.len() - x.len() % S::LANES;
-    let (xv, xt) = x.split_at_mut(t);
-    let (gv, gt) = g.split_at(t);
-    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
-    unsafe {
-        let (gam, dec) = (S::splat(gamma), S::splat(decay));
-        for (xc, gc) in xv.chunks_exact_mut(S::LANES).zip(gv.chunks_exact(S::LANES)) {
-            let s = S::sign(S::load(gc.as_ptr()));
-            let old = S::load(xc.as_ptr());
-            S::store(xc.as_mut_ptr(), S::sub(S::mul(old, dec), S::mul(gam, s)));
-        }
-    }
-    scalar::sign_step(xt, gt, gamma, decay);
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-unsafe fn axpy<S: Simd>(x: &mut [S::E], g: &[S::E], s: S::E) {
-    assert_eq!(x.len(), g.len());
-    let t = x.len() - x.len() % S::LANES;
-    let (xv, xt) = x.split_at_mut(t);
-    let (gv, gt) = g.split_at(t);
-    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
-    unsafe {
-        let sv = S::splat(s);
-        for (xc, gc) in xv.chunks_exact_mut(S::LANES).zip(gv.chunks_exact(S::LANES)) {
-            let old = S::load(xc.as_ptr());
-            S::store(
-                xc.as_mut_ptr(),
-                S::add(old, S::mul(sv, S::load(gc.as_ptr()))),
-            );
-        }
-    }
-    scalar::axpy(xt, gt, s);
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn momentum_sign_step<S: Simd>(
-    x: &mut [S::E],
-    m: &mut [S::E],
-    g: &[S::E],
-    beta: S::E,
-    omb: S::E,
-    gamma: S::E,
-    decay: S::E,
-) {
-    assert!(x.len() == g.len() && m.len() == g.len());
-    let t = x.len() - x.len() % S::LANES;
-    let (xv, xt) = x.split_at_mut(t);
-    let (mv, mt) = m.split_at_mut(t);
-    let (gv, gt) = g.split_at(t);
-    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
-    unsafe {
-        let (b, o, gam, dec) = (
-            S::splat(beta),
-            S::splat(omb),
-            S::splat(gamma),
-            S::splat(decay),
-        );
-        let chunks = xv
-            .chunks_exact_mut(S::LANES)
-            .zip(mv.chunks_exact_mut(S::LANES))
-            .zip(gv.chunks_exact(S::LANES));
-        for ((xc, mc), gc) in chunks {
-            let mn = S::add(
-                S::mul(b, S::load(mc.as_ptr())),
-                S::mul(o, S::load(gc.as_ptr())),
-            );
-            S::store(mc.as_mut_ptr(), mn);
-            let old = S::load(xc.as_ptr());
-            S::store(
-                xc.as_mut_ptr(),
-                S::sub(S::mul(old, dec), S::mul(gam, S::sign(mn))),
-            );
-        }
-    }
-    scalar::momentum_sign_step(xt, mt, gt, beta, omb, gamma, decay);
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-unsafe fn alias_stats<S: Simd>(g: &[S::E], prev: &[S::E], dir: &[S::E]) -> AliasStats {
-    assert!(g.len() == prev.len() && g.len() == dir.len());
-    let t = g.len() - g.len() % S::LANES;
-    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
-    let (diff_l1, dot_sign, bad) = unsafe {
-        let (mut l1, mut dot, mut bad) = (S::acc_zero(), S::acc_zero(), 0_u64);
-        let chunks = g[..t]
-            .chunks_exact(S::LANES)
-            .zip(prev[..t].chunks_exact(S::LANES))
-            .zip(dir[..t].chunks_exact(S::LANES));
-        for ((gc, pc), dc) in chunks {
-            let gv = S::load(gc.as_ptr());
-            bad |= S::non_finite(gv);
-            l1 = S::acc_add_abs_diff(l1, gv, S::load(pc.as_ptr()));
-            dot = S::acc_add_sign_dot(dot, gv, S::load(dc.as_ptr()));
-        }
-        (S::acc_sum(l1), S::acc_sum(dot), bad)
-    };
-    let tail = scalar::alias_stats(&g[t..], &prev[t..], &dir[t..]);
-    AliasStats {
-        diff_l1: diff_l1 + tail.diff_l1,
-        dot_sign: dot_sign + tail.dot_sign,
-        finite: bad == 0 && tail.finite,
-    }
-}
-
-/// From this many bytes per vector on, the fused updates write `store` with non-temporal
-/// stores: a previous-gradient buffer that large is not read again before it would have left
-/// the caches, and streaming saves the read-for-ownership of every line written (4 of the
-/// 20 bytes per `f32` element that `sign_step_store` really moves). Below it, plain stores
-/// leave `store` in cache for the next step's statistics pass.
-const STREAM_BYTES: usize = 16 << 20;
-
-/// How many leading elements to handle before `store` is aligned for streaming, or `None` to
-/// use plain stores (small vector, or a pointer that no element count can align).
-#[inline(always)]
-fn stream_head<E>(store: &[E], lanes: usize) -> Option<usize> {
-    let bytes = std::mem::size_of_val(store);
-    let head = store
-        .as_ptr()
-        .align_offset(lanes * std::mem::size_of::<E>());
-    (bytes >= STREAM_BYTES && head <= store.len()).then_some(head)
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-unsafe fn sign_step_store<S: Simd>(
-    x: &mut [S::E],
-    g: &[S::E],
-    store: &mut [S::E],
-    gamma: S::E,
-    decay: S::E,
-) -> f64 {
-    assert!(x.len() == g.len() && store.len() == g.len());
-    let stream = stream_head(store, S::LANES);
-    let head = stream.unwrap_or(0);
-    let (xh, x) = x.split_at_mut(head);
-    let (sh, store) = store.split_at_mut(head);
-    let (gh, g) = g.split_at(head);
-    let moved_head = scalar::sign_step_store(xh, gh, sh, gamma, decay);
-    let t = x.len() - x.len() % S::LANES;
-    let (xv, xt) = x.split_at_mut(t);
-    let (sv, st) = store.split_at_mut(t);
-    let (gv, gt) = g.split_at(t);
-    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract. With
-    // `stream`, `sv` starts at a vector-aligned address (`stream_head`) and every chunk is a
-    // whole number of vectors further on, so each streamed address is aligned; the fence
-    // follows the last streamed store.
-    let moved = unsafe {
-        let (gam, dec) = (S::splat(gamma), S::splat(decay));
-        let mut moved = S::acc_zero();
-        let chunks = xv
-            .chunks_exact_mut(S::LANES)
-            .zip(gv.chunks_exact(S::LANES))
-            .zip(sv.chunks_exact_mut(S::LANES));
-        for ((xc, gc), sc) in chunks {
-            let gl = S::load(gc.as_ptr());
-            let old = S::load(xc.as_ptr());
-            let new = S::sub(S::mul(old, dec), S::mul(gam, S::sign(gl)));
-            S::store(xc.as_mut_ptr(), new);
-            if stream.is_some() {
-                S::stream(sc.as_mut_ptr(), gl);
-            } else {
-                S::store(sc.as_mut_ptr(), gl);
-            }
-            moved = S::acc_max_abs_diff(moved, new, old);
-        }
-        if stream.is_some() {
-            S::fence();
-        }
-        S::acc_max(moved)
-    };
-    moved_head
-        .max(moved)
-        .max(scalar::sign_step_store(xt, gt, st, gamma, decay))
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn momentum_sign_step_store<S: Simd>(
-    x: &mut [S::E],
-    m: &mut [S::E],
-    g: &[S::E],
-    store: &mut [S::E],
-    beta: S::E,
-    omb: S::E,
-    gamma: S::E,
-    decay: S::E,
-) -> f64 {
-    assert!(x.len() == g.len() && m.len() == g.len() && store.len() == g.len());
-    let stream = stream_head(store, S::LANES);
-    let head = stream.unwrap_or(0);
-    let (xh, x) = x.split_at_mut(head);
-    let (mh, m) = m.split_at_mut(head);
-    let (sh, store) = store.split_at_mut(head);
-    let (gh, g) = g.split_at(head);
-    let moved_head = scalar::momentum_sign_step_store(xh, mh, gh, sh, beta, omb, gamma, decay);
-    let t = x.len() - x.len() % S::LANES;
-    let (xv, xt) = x.split_at_mut(t);
-    let (mv, mt) = m.split_at_mut(t);
-    let (sv, st) = store.split_at_mut(t);
-    let (gv, gt) = g.split_at(t);
-    // SAFETY: as in `sign_step_store`.
-    let moved = unsafe {
-        let (b, o, gam, dec) = (
-            S::splat(beta),
-            S::splat(omb),
-            S::splat(gamma),
-            S::splat(decay),
-        );
-        let mut moved = S::acc_zero();
-        let chunks = xv
-            .chunks_exact_mut(S::LANES)
-            .zip(mv.chunks_exact_mut(S::LANES))
-            .zip(gv.chunks_exact(S::LANES))
-            .zip(sv.chunks_exact_mut(S::LANES));
-        for (((xc, mc), gc), sc) in chunks {
-            let gl = S::load(gc.as_ptr());
-            let mn = S::add(S::mul(b, S::load(mc.as_ptr())), S::mul(o, gl));
-            S::store(mc.as_mut_ptr(), mn);
-            let old = S::load(xc.as_ptr());
-            let new = S::sub(S::mul(old, dec), S::mul(gam, S::sign(mn)));
-            S::store(xc.as_mut_ptr(), new);
-            if stream.is_some() {
-                S::stream(sc.as_mut_ptr(), gl);
-            } else {
-                S::store(sc.as_mut_ptr(), gl);
-            }
-            moved = S::acc_max_abs_diff(moved, new, old);
-        }
-        if stream.is_some() {
-            S::fence();
-        }
-        S::acc_max(moved)
-    };
-    moved_head.max(moved).max(scalar::momentum_sign_step_store(
-        xt, mt, gt, st, beta, omb, gamma, decay,
-    ))
-}
-
-/// # Safety
-/// See the kernel section contract above.
-#[inline(always)]
-unsafe fn inf_norm<S: Simd>(v: &[S::E]) -> f64 {
-    let chunks = v.chunks_exact(S::LANES);
-    let tail = chunks.remainder();
-    // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
-    let norm = unsafe {
-        let mut acc = S::splat(<S::E as crate::float::Float>::ZERO);
-        for c in chunks {
-            acc = S::max_abs(acc, S::load(c.as_ptr()));
-        }
-        S::hmax(acc)
-    };
-    norm.max(scalar::inf_norm(tail))
-}
-
 /// The 64 `> 0` and `< 0` bits of one block of 64 elements.
 ///
 /// # Safety
 /// See the kernel section contract above; `block` has 64 elements.
 #[inline(always)]
-unsafe fn block_signs<S: Simd>(block: &[S::E]) -> (u64, u64) {
+unsafe fn block_signs<S: SimdBits>(block: &[S::E]) -> (u64, u64) {
     let (mut pos, mut neg) = (0_u64, 0_u64);
     for (j, c) in block.chunks_exact(S::LANES).enumerate() {
         // SAFETY: `c` has `S::LANES` elements; the ISA is the caller's contract.
@@ -1306,7 +993,7 @@ unsafe fn block_signs<S: Simd>(block: &[S::E]) -> (u64, u64) {
 /// # Safety
 /// See the kernel section contract above; `block` has 64 elements.
 #[inline(always)]
-unsafe fn block_from_bits<S: Simd>(block: &mut [S::E], pos: u64, neg: u64) {
+unsafe fn block_from_bits<S: SimdBits>(block: &mut [S::E], pos: u64, neg: u64) {
     for (j, c) in block.chunks_exact_mut(S::LANES).enumerate() {
         let shift = j * S::LANES;
         // SAFETY: `c` has `S::LANES` elements; the ISA is the caller's contract.
@@ -1319,7 +1006,7 @@ unsafe fn block_from_bits<S: Simd>(block: &mut [S::E], pos: u64, neg: u64) {
 /// # Safety
 /// See the kernel section contract above; `block` has 64 counts.
 #[inline(always)]
-unsafe fn block_counts_add<S: Simd>(block: &mut [i32], pos: u64, neg: u64) {
+unsafe fn block_counts_add<S: SimdBits>(block: &mut [i32], pos: u64, neg: u64) {
     for (j, c) in block.chunks_exact_mut(S::I32_LANES).enumerate() {
         let shift = j * S::I32_LANES;
         // SAFETY: `c` has `S::I32_LANES` counts; the ISA is the caller's contract.
@@ -1332,7 +1019,7 @@ unsafe fn block_counts_add<S: Simd>(block: &mut [i32], pos: u64, neg: u64) {
 /// # Safety
 /// See the kernel section contract above; `block` has 64 counts.
 #[inline(always)]
-unsafe fn block_count_signs<S: Simd>(block: &[i32]) -> (u64, u64) {
+unsafe fn block_count_signs<S: SimdBits>(block: &[i32]) -> (u64, u64) {
     let (mut pos, mut neg) = (0_u64, 0_u64);
     for (j, c) in block.chunks_exact(S::I32_LANES).enumerate() {
         // SAFETY: `c` has `S::I32_LANES` counts; the ISA is the caller's contract.
@@ -1346,7 +1033,7 @@ unsafe fn block_count_signs<S: Simd>(block: &[i32]) -> (u64, u64) {
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn pack_signs_1bit<S: Simd>(g: &[S::E], out: &mut [u64]) {
+unsafe fn pack_signs_1bit<S: SimdBits>(g: &[S::E], out: &mut [u64]) {
     let w = full_words(g.len());
     for (o, block) in out[..w].iter_mut().zip(g.chunks_exact(64)) {
         // SAFETY: `block` has 64 elements; the ISA is the caller's contract.
@@ -1358,7 +1045,7 @@ unsafe fn pack_signs_1bit<S: Simd>(g: &[S::E], out: &mut [u64]) {
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn unpack_signs_1bit<S: Simd>(bits: &[u64], out: &mut [S::E]) {
+unsafe fn unpack_signs_1bit<S: SimdBits>(bits: &[u64], out: &mut [S::E]) {
     let w = full_words(out.len());
     for (&b, block) in bits[..w].iter().zip(out.chunks_exact_mut(64)) {
         // SAFETY: `block` has 64 elements; the ISA is the caller's contract.
@@ -1370,7 +1057,7 @@ unsafe fn unpack_signs_1bit<S: Simd>(bits: &[u64], out: &mut [S::E]) {
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn pack_signs_2bit<S: Simd>(g: &[S::E], pos: &mut [u64], neg: &mut [u64]) {
+unsafe fn pack_signs_2bit<S: SimdBits>(g: &[S::E], pos: &mut [u64], neg: &mut [u64]) {
     let w = full_words(g.len());
     let words = pos[..w].iter_mut().zip(neg[..w].iter_mut());
     for ((p, n), block) in words.zip(g.chunks_exact(64)) {
@@ -1383,7 +1070,7 @@ unsafe fn pack_signs_2bit<S: Simd>(g: &[S::E], pos: &mut [u64], neg: &mut [u64])
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn unpack_signs_2bit<S: Simd>(pos: &[u64], neg: &[u64], out: &mut [S::E]) {
+unsafe fn unpack_signs_2bit<S: SimdBits>(pos: &[u64], neg: &[u64], out: &mut [S::E]) {
     let w = full_words(out.len());
     let words = pos[..w].iter().zip(&neg[..w]);
     for ((&p, &n), block) in words.zip(out.chunks_exact_mut(64)) {
@@ -1397,7 +1084,7 @@ unsafe fn unpack_signs_2bit<S: Simd>(pos: &[u64], neg: &[u64], out: &mut [S::E])
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn dot_sign_packed_2bit<S: Simd>(g: &[S::E], pos: &[u64], neg: &[u64]) -> SignDot {
+unsafe fn dot_sign_packed_2bit<S: SimdBits>(g: &[S::E], pos: &[u64], neg: &[u64]) -> SignDot {
     let w = full_words(g.len());
     // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
     let (dot_sign, l1, bad) = unsafe {
@@ -1427,7 +1114,7 @@ unsafe fn dot_sign_packed_2bit<S: Simd>(g: &[S::E], pos: &[u64], neg: &[u64]) ->
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn accumulate_signs<S: Simd>(g: &[S::E], counts: &mut [i32]) {
+unsafe fn accumulate_signs<S: SimdBits>(g: &[S::E], counts: &mut [i32]) {
     assert_eq!(g.len(), counts.len());
     let t = g.len() - g.len() % 64;
     let blocks = g[..t]
@@ -1446,7 +1133,7 @@ unsafe fn accumulate_signs<S: Simd>(g: &[S::E], counts: &mut [i32]) {
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn accumulate_signs_2bit<S: Simd>(pos: &[u64], neg: &[u64], counts: &mut [i32]) {
+unsafe fn accumulate_signs_2bit<S: SimdBits>(pos: &[u64], neg: &[u64], counts: &mut [i32]) {
     let w = full_words(counts.len());
     let words = pos[..w].iter().zip(&neg[..w]);
     for ((&p, &n), block) in words.zip(counts.chunks_exact_mut(64)) {
@@ -1459,7 +1146,7 @@ unsafe fn accumulate_signs_2bit<S: Simd>(pos: &[u64], neg: &[u64], counts: &mut 
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn accumulate_signs_1bit<S: Simd>(bits: &[u64], counts: &mut [i32]) {
+unsafe fn accumulate_signs_1bit<S: SimdBits>(bits: &[u64], counts: &mut [i32]) {
     let w = full_words(counts.len());
     for (&b, block) in bits[..w].iter().zip(counts.chunks_exact_mut(64)) {
         // SAFETY: `block` has 64 counts; the ISA is the caller's contract.
@@ -1471,7 +1158,7 @@ unsafe fn accumulate_signs_1bit<S: Simd>(bits: &[u64], counts: &mut [i32]) {
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn vote_from_counts<S: Simd>(counts: &[i32], out: &mut [S::E]) {
+unsafe fn vote_from_counts<S: SimdBits>(counts: &[i32], out: &mut [S::E]) {
     assert_eq!(counts.len(), out.len());
     let t = out.len() - out.len() % 64;
     let blocks = counts[..t]
@@ -1490,7 +1177,7 @@ unsafe fn vote_from_counts<S: Simd>(counts: &[i32], out: &mut [S::E]) {
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
-unsafe fn vote_from_counts_2bit<S: Simd>(counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
+unsafe fn vote_from_counts_2bit<S: SimdBits>(counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
     let w = full_words(counts.len());
     let words = pos[..w].iter_mut().zip(neg[..w].iter_mut());
     for ((p, n), block) in words.zip(counts.chunks_exact(64)) {
@@ -1503,47 +1190,11 @@ unsafe fn vote_from_counts_2bit<S: Simd>(counts: &[i32], pos: &mut [u64], neg: &
 // ---------------------------------------------------------------------------------------------
 // Entry points: one `#[target_feature]` instantiation per (token, element type, kernel).
 
-/// Defines a safe method on a detection token that runs `$kernel::<$S>` compiled with
-/// `$feature` enabled.
-macro_rules! entry {
-    ($feature:literal, $S:ty, fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
-        #[allow(clippy::too_many_arguments)]
-        fn $name(self, $($arg: $ty),*) $(-> $ret)? {
-            /// # Safety
-            /// The CPU must support the enabled target feature.
-            #[target_feature(enable = $feature)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn imp($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: `imp` runs only where the feature is available (its contract), which
-                // is the kernel's whole contract.
-                unsafe { $name::<$S>($($arg),*) }
-            }
-            // SAFETY: `self` is a token that exists only after run-time detection found the
-            // feature on this CPU.
-            unsafe { imp($($arg),*) }
-        }
-    };
-}
-
 /// Implements [`ArchKernels`] for one token and element type.
 macro_rules! arch_kernels {
     ($token:ty, $feature:literal, $S:ty, $e:ty) => {
         impl ArchKernels<$e> for $token {
-            entry!($feature, $S, fn first_non_finite(v: &[$e]) -> Option<usize>);
-            entry!($feature, $S, fn sign_step(x: &mut [$e], g: &[$e], gamma: $e, decay: $e));
-            entry!($feature, $S, fn axpy(x: &mut [$e], g: &[$e], s: $e));
-            entry!($feature, $S, fn momentum_sign_step(
-                x: &mut [$e], m: &mut [$e], g: &[$e], beta: $e, omb: $e, gamma: $e, decay: $e
-            ));
-            entry!($feature, $S, fn alias_stats(g: &[$e], prev: &[$e], dir: &[$e]) -> AliasStats);
-            entry!($feature, $S, fn sign_step_store(
-                x: &mut [$e], g: &[$e], store: &mut [$e], gamma: $e, decay: $e
-            ) -> f64);
-            entry!($feature, $S, fn momentum_sign_step_store(
-                x: &mut [$e], m: &mut [$e], g: &[$e], store: &mut [$e],
-                beta: $e, omb: $e, gamma: $e, decay: $e
-            ) -> f64);
-            entry!($feature, $S, fn inf_norm(v: &[$e]) -> f64);
+            shared_entries!($feature, $S, $e);
             entry!($feature, $S, fn pack_signs_1bit(g: &[$e], out: &mut [u64]));
             entry!($feature, $S, fn unpack_signs_1bit(bits: &[u64], out: &mut [$e]));
             entry!($feature, $S, fn pack_signs_2bit(g: &[$e], pos: &mut [u64], neg: &mut [u64]));
