@@ -19,47 +19,10 @@
 
 use signfree::kernels::{Backend, Kernels, packed_words};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
-/// Median of 9 timings of `f`, each long enough to be measured reliably; seconds per call.
-fn median_secs(mut f: impl FnMut()) -> f64 {
-    f(); // warm-up (page faults, caches, frequency)
-    let start = Instant::now();
-    f();
-    let once = start.elapsed().max(Duration::from_nanos(100));
-    let reps = (Duration::from_millis(20).as_secs_f64() / once.as_secs_f64()).ceil() as usize;
-    let reps = reps.clamp(1, 1_000_000);
-    let mut samples: Vec<f64> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-/// The plain in-place loop `x ← x + s·g` on `threads` threads (same chunking idea as the
-/// kernels: one contiguous chunk per thread).
-fn plain_axpy(x: &mut [f32], g: &[f32], s: f32, threads: usize) {
-    fn run(x: &mut [f32], g: &[f32], s: f32) {
-        for (xi, gi) in x.iter_mut().zip(g) {
-            *xi += s * gi;
-        }
-    }
-    if threads <= 1 {
-        return run(x, g, s);
-    }
-    let cl = x.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (xc, gc) in x.chunks_mut(cl).zip(g.chunks(cl)) {
-            scope.spawn(move || run(xc, gc, s));
-        }
-    });
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{human, median_secs, parse_size, plain_axpy};
 
 struct Buffers {
     x: Vec<f32>,
@@ -98,28 +61,6 @@ fn line(name: &str, backend: &str, n: usize, threads: usize, bpe: f64, secs: f64
         human(n),
         gbps / roof
     );
-}
-
-fn human(n: usize) -> String {
-    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
-        format!("{}M", n >> 20)
-    } else if n >= 1 << 20 && n.is_multiple_of(1 << 19) {
-        format!("{}.5M", n >> 20)
-    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
-        format!("{}K", n >> 10)
-    } else {
-        n.to_string()
-    }
-}
-
-fn parse_size(s: &str) -> usize {
-    let s = s.trim();
-    let (num, mult) = match s.chars().last() {
-        Some('K' | 'k') => (&s[..s.len() - 1], 1 << 10),
-        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
-        _ => (s, 1),
-    };
-    num.parse::<usize>().expect("size like 4K, 16M or 1000") * mult
 }
 
 fn summary(sizes: &[usize]) {
@@ -309,7 +250,7 @@ fn main() {
             .get(i + 1)
             .expect("--sizes needs a list like 1M,16M")
             .split(',')
-            .map(parse_size)
+            .map(|s| parse_size(s).unwrap_or_else(|e| panic!("{e}")))
             .collect(),
         None => vec![16 << 20, 128 << 20],
     };
