@@ -283,13 +283,14 @@ fn y_range(figure: &Figure, panel: &Panel) -> (f64, f64) {
 }
 
 /// For each series of the first panel, a legend line naming an earlier series whose line it
-/// covers (within 1% of the axis height at 90% of the steps), in every panel ("≈ name") or in
-/// some ("≈ name on a, b"); empty when it covers none.
+/// overlaps (within 1% of the axis height at 90% of the points), in every panel ("overlaps
+/// name") or in some ("overlaps name on a, b"); empty when it overlaps none.
 fn coincidences(figure: &Figure) -> Vec<String> {
     let Some(first) = figure.panels.first() else {
         return Vec::new();
     };
-    let name = |s: &Series| s.label.lines().next().unwrap_or("").to_string();
+    // The shortest handle: the last line (the method's name in the tables, where given).
+    let name = |s: &Series| s.label.lines().last().unwrap_or("").to_string();
     first
         .series
         .iter()
@@ -326,9 +327,9 @@ fn coincidences(figure: &Figure) -> Vec<String> {
             match hits.first() {
                 None => String::new(),
                 Some((other, panels)) if panels.len() == figure.panels.len() => {
-                    format!("≈ {other} (lines coincide)")
+                    format!("overlaps {other}")
                 }
-                Some((other, panels)) => format!("≈ {other} on {}", panels.join(", ")),
+                Some((other, panels)) => format!("overlaps {other} on {}", panels.join(", ")),
             }
         })
         .collect()
