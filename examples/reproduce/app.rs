@@ -391,7 +391,7 @@ fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
         let panels = |methods: Option<&[Method]>,
                       x: &dyn Fn(&RunResult, usize) -> f64,
                       y: &dyn Fn(&Block, &RunResult, usize) -> f64,
-                      series: &dyn Fn(&RunResult, Vec<(f64, f64)>) -> Series| {
+                      series: &dyn Fn(&RunResult, plot::Points) -> Series| {
             blocks
                 .iter()
                 .map(|b| {

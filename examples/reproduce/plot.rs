@@ -72,6 +72,12 @@ impl Style {
     }
 }
 
+/// The `(x, y)` points of a line.
+pub type Points = Vec<(f64, f64)>;
+
+/// What a panel does to a line's points before drawing (drop or clamp those off the axis).
+type Clip<'a> = dyn Fn(&[(f64, f64)]) -> Points + 'a;
+
 /// One line.
 pub struct Series {
     pub label: String,
@@ -341,7 +347,7 @@ fn draw_panel<'a, DB: DrawingBackend + 'a, Y>(
     mut chart: ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
     figure: &Figure,
     panel: &Panel,
-    points: &dyn Fn(&[(f64, f64)]) -> Vec<(f64, f64)>,
+    points: &Clip,
     y_format: &dyn Fn(&f64) -> String,
 ) -> Result<(), String>
 where
