@@ -290,7 +290,8 @@ fn y_range(figure: &Figure, panel: &Panel) -> (f64, f64) {
 
 /// For each series of the first panel, a legend line naming an earlier series whose line it
 /// overlaps (within 1% of the axis height at 90% of the points), in every panel ("overlaps
-/// name") or in some ("overlaps name on a, b"); empty when it overlaps none.
+/// name") or in some ("overlaps name on a, b", or "in 3 of 4 panels" where the titles would not
+/// fit); empty when it overlaps none.
 fn coincidences(figure: &Figure) -> Vec<String> {
     let Some(first) = figure.panels.first() else {
         return Vec::new();
@@ -335,7 +336,15 @@ fn coincidences(figure: &Figure) -> Vec<String> {
                 Some((other, panels)) if panels.len() == figure.panels.len() => {
                     format!("overlaps {other}")
                 }
-                Some((other, panels)) => format!("overlaps {other} on {}", panels.join(", ")),
+                // Name the panels while that fits the legend column.
+                Some((other, panels)) if other.len() + panels.join(", ").len() <= 36 => {
+                    format!("overlaps {other} on {}", panels.join(", "))
+                }
+                Some((other, panels)) => format!(
+                    "overlaps {other} in {} of {} panels",
+                    panels.len(),
+                    figure.panels.len()
+                ),
             }
         })
         .collect()
