@@ -8,7 +8,7 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use signfree::{Bundled, LogisticRegression};
 
-use crate::plot::{self, Figure, Panel, Series, YAxis};
+use crate::plot::{self, Dash, Figure, Panel, Series, Style, YAxis};
 use crate::runner::{Loss, Method, Mode, RunResult, make_problem, run_method};
 
 /// What to run.
@@ -276,6 +276,88 @@ fn write_csvs(out: &Path, b: &Block) -> Result<(), String> {
     Ok(())
 }
 
+/// Colour and dash of each method, the same in every figure; no two methods share both, and the
+/// methods of each headline figure have distinct colours.
+fn style(m: Method) -> Style {
+    use plot::colors::*;
+    let (color, dash) = match m {
+        Method::SignSgdTuned => (BLACK, Dash::Solid),
+        Method::SignSgdTunedCosine => (GREY, Dash::Dashed),
+        Method::AdamWTuned => (BROWN, Dash::Solid),
+        Method::Prodigy => (SKY, Dash::Dashed),
+        Method::Sos => (BROWN, Dash::Dotted),
+        Method::AliasD => (BLUE, Dash::Solid),
+        Method::AliasF => (VERMILLION, Dash::Dashed),
+        Method::AliasMomentum => (ORANGE, Dash::Solid),
+        Method::AliasDSameSample => (SKY, Dash::Dotted),
+        Method::AliasSignOnly => (BLUE, Dash::Dotted),
+        Method::AliasAdam => (PURPLE, Dash::Dotted),
+        Method::AliasDGradStart => (BLUE, Dash::Dashed),
+        Method::AliasFGradStart => (VERMILLION, Dash::Dotted),
+        Method::AliasMomentumGradStart => (ORANGE, Dash::Dashed),
+        Method::AliasFMomentumGradStart => (OLIVE, Dash::Dotted),
+        Method::AliasFMomentumPolyak => (OLIVE, Dash::Dashed),
+        Method::AliasFMomentumPolyakCosine => (GREEN, Dash::Solid),
+        Method::DistanceSign => (PURPLE, Dash::Dashed),
+        Method::DistanceSignSqrt => (PURPLE, Dash::Solid),
+        Method::DistanceSignCosine => (GREEN, Dash::Dotted),
+    };
+    let s = Style::new(color, dash);
+    if m == Method::SignSgdTuned {
+        s.bold()
+    } else {
+        s
+    }
+}
+
+/// The legend text of a method in the headline figures: what it is, and on a second line its
+/// name in the tables (the full-set figures use the names alone).
+fn description(m: Method) -> String {
+    let text = match m {
+        Method::SignSgdTuned => "Sign-SGD, tuned γ",
+        Method::SignSgdTunedCosine => "Sign-SGD + cosine, tuned γ",
+        Method::AdamWTuned => "AdamW, tuned lr",
+        Method::Prodigy => "Prodigy",
+        Method::Sos => "SOS (γ by bisection)",
+        Method::AliasD => "ALIAS, Option D",
+        Method::AliasF => "ALIAS, Option F",
+        Method::AliasMomentum => "ALIAS + momentum",
+        Method::AliasDSameSample => "ALIAS D, same-sample",
+        Method::AliasAdam => "ALIAS-Adam",
+        Method::AliasFMomentumPolyak => "R3 (research)",
+        Method::AliasFMomentumPolyakCosine => "R4 = R3 + cosine (research)",
+        other => return other.name().to_string(),
+    };
+    format!("{text}\n{}", m.name())
+}
+
+/// Headline figure 1: the paper's untuned methods against the tuned baseline.
+const PAPER_VS_TUNED: [Method; 7] = [
+    Method::SignSgdTuned,
+    Method::Sos,
+    Method::AliasD,
+    Method::AliasF,
+    Method::AliasMomentum,
+    Method::AliasDSameSample,
+    Method::AliasAdam,
+];
+
+/// Headline figure 2: the best untuned methods against the best tuned ones.
+const UNTUNED_VS_TUNED: [Method; 6] = [
+    Method::SignSgdTuned,
+    Method::SignSgdTunedCosine,
+    Method::AdamWTuned,
+    Method::Prodigy,
+    Method::AliasFMomentumPolyak,
+    Method::AliasFMomentumPolyakCosine,
+];
+
+const BEST_SO_FAR_NOTE: &str = "Lines: best f(x) − f* so far (running\n\
+minimum), so oscillation does not hide\n\
+other curves. Faint band: the raw trace\n\
+of a run that oscillates (values at each\n\
+step; the tables report the last one).";
+
 fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
     let mut groups: Vec<(Loss, Mode)> = Vec::new();
     for b in blocks {
@@ -293,59 +375,116 @@ fn write_plots(out: &Path, blocks: &[Block]) -> Result<(), String> {
             Loss::Logistic => "f* from Newton",
             Loss::Nllsq => "f* = best value reached by any run",
         };
-        let panels = |x: &dyn Fn(&RunResult, usize) -> f64,
-                      y: &dyn Fn(&Block, &RunResult, usize) -> f64| {
+        let what = format!(
+            "{} ({})",
+            match loss {
+                Loss::Logistic => "logistic regression",
+                Loss::Nllsq => "NLLSQ",
+            },
+            match mode {
+                Mode::Full => "full batch",
+                Mode::Stochastic { .. } => "minibatch 128",
+            }
+        );
+        // One panel per data set with the runs of `methods` (in that order; `None`: all runs),
+        // each as `series(run, points)`.
+        let panels = |methods: Option<&[Method]>,
+                      x: &dyn Fn(&RunResult, usize) -> f64,
+                      y: &dyn Fn(&Block, &RunResult, usize) -> f64,
+                      series: &dyn Fn(&RunResult, plot::Points) -> Series| {
             blocks
                 .iter()
-                .map(|b| Panel {
-                    title: b.dataset.file_name().to_string(),
-                    series: b
-                        .runs
-                        .iter()
-                        .map(|r| Series {
-                            label: r.method.name().to_string(),
-                            points: (0..r.trace.step.len())
-                                .map(|i| (x(r, i), y(b, r, i)))
-                                .collect(),
-                        })
-                        .collect(),
+                .map(|b| {
+                    let runs: Vec<&RunResult> = match methods {
+                        None => b.runs.iter().collect(),
+                        Some(ms) => ms
+                            .iter()
+                            .filter_map(|&m| b.runs.iter().find(|r| r.method == m))
+                            .collect(),
+                    };
+                    Panel {
+                        title: b.dataset.file_name().to_string(),
+                        series: runs
+                            .into_iter()
+                            .map(|r| {
+                                let points = (0..r.trace.step.len())
+                                    .map(|i| (x(r, i), y(b, r, i)))
+                                    .collect();
+                                series(r, points)
+                            })
+                            .collect(),
+                    }
                 })
                 .collect::<Vec<_>>()
         };
         let gap = |b: &Block, r: &RunResult, i: usize| (r.trace.loss[i] - b.f_star).max(1e-16);
-        let title = format!("{} ({}), {}", loss.name(), mode.name(), f_star_note);
+        let iteration = |r: &RunResult, i: usize| r.trace.step[i] as f64;
+        let described =
+            |r: &RunResult, p| Series::best_so_far(description(r.method), p, style(r.method));
+        let named = |r: &RunResult, p| Series::best_so_far(r.method.name(), p, style(r.method));
+        let note = format!("{f_star_note}.\n{BEST_SO_FAR_NOTE}");
         plot::save(
             &Figure {
-                title: &title,
+                title: &format!("{what}: do the paper's untuned methods match tuned Sign-SGD?"),
                 x_label: "iteration",
-                y_label: "f(x) - f*",
+                y_label: "f(x) - f*  (best so far)",
                 y_axis: YAxis::Log,
-                panels: panels(&|r, i| r.trace.step[i] as f64, &gap),
+                panels: panels(Some(&PAPER_VS_TUNED), &iteration, &gap, &described),
+                note: &note,
+            },
+            &out.join(format!("{name}_paper_vs_tuned")),
+        )?;
+        plot::save(
+            &Figure {
+                title: &format!("{what}: best untuned methods vs the tuned baselines"),
+                x_label: "iteration",
+                y_label: "f(x) - f*  (best so far)",
+                y_axis: YAxis::Log,
+                panels: panels(Some(&UNTUNED_VS_TUNED), &iteration, &gap, &described),
+                note: &note,
+            },
+            &out.join(format!("{name}_untuned_vs_tuned")),
+        )?;
+        plot::save(
+            &Figure {
+                title: &format!("{what}: every method"),
+                x_label: "iteration",
+                y_label: "f(x) - f*  (best so far)",
+                y_axis: YAxis::Log,
+                panels: panels(None, &iteration, &gap, &named),
+                note: &note,
             },
             &out.join(format!("{name}_gap_vs_iter")),
         )?;
         plot::save(
             &Figure {
-                title: &format!("{title}; tuning cost included"),
-                x_label: "gradient evaluations",
-                y_label: "f(x) - f*",
+                title: &format!("{what}: cost with the tuning runs' gradients counted"),
+                x_label: "gradient evaluations (tuning included)",
+                y_label: "f(x) - f*  (best so far)",
                 y_axis: YAxis::Log,
                 panels: panels(
+                    Some(&UNTUNED_VS_TUNED),
                     &|r, i| (r.tuning_evals + r.trace.step[i] as u64) as f64,
                     &gap,
+                    &described,
+                ),
+                note: &format!(
+                    "A tuned run starts at the gradients\n\
+                     its grid spent. {note}"
                 ),
             },
             &out.join(format!("{name}_gap_vs_evals")),
         )?;
         plot::save(
             &Figure {
-                title: &format!("{} ({}): stepsize", loss.name(), mode.name()),
+                title: &format!("{what}: stepsize of every method"),
                 x_label: "iteration",
                 y_label: "stepsize",
                 y_axis: YAxis::Log,
-                panels: panels(&|r, i| r.trace.step[i] as f64, &|_, r, i| {
-                    r.trace.stepsize[i]
+                panels: panels(None, &iteration, &|_, r, i| r.trace.stepsize[i], &|r, p| {
+                    Series::new(r.method.name(), p, style(r.method))
                 }),
+                note: "Raw values at each step.",
             },
             &out.join(format!("{name}_stepsize")),
         )?;

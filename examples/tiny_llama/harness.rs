@@ -543,14 +543,10 @@ pub fn run_all<'m>(
     println!("\n{summary}");
     let path = o.out.join("summary.md");
     std::fs::write(&path, &summary).map_err(|err| format!("{}: {err}", path.display()))?;
-    plot::register_font()?;
-    plot::save(&loss_figure(task, &specs, &runs), &o.out.join("loss"))?;
-    plot::save(
-        &stepsize_figure(task, &specs, &runs),
-        &o.out.join("stepsize"),
-    )?;
+    save_figures(o, task, &specs, &runs)?;
     println!(
-        "wrote {}/{{curves.csv,summary.md,loss.png,loss.svg,stepsize.png,stepsize.svg}}",
+        "wrote {}/{{curves.csv,summary.md}} and {{loss,loss_paper_vs_tuned,loss_untuned_vs_tuned,\
+         stepsize}}.{{png,svg}}",
         o.out.display()
     );
     Ok(())
@@ -695,15 +691,105 @@ fn label(spec: &MethodSpec) -> String {
     }
 }
 
-fn loss_figure<'a>(task: &'a Task, specs: &[MethodSpec], runs: &[Run]) -> plot::Figure<'a> {
+/// Colour and dash of each method (a tuned grid by its family), the same in every figure and as
+/// close to `reproduce`'s as the methods allow; no two methods share both, and the methods of
+/// each headline figure have distinct colours.
+fn style(spec: &MethodSpec) -> plot::Style {
+    use plot::Dash::{Dashed, Dotted, Solid};
+    use plot::colors::*;
+    let (color, dash) = match (spec.family, spec.name.as_str()) {
+        ("Signum (tuned)", _) => (BLACK, Solid),
+        ("AdamW (tuned)", _) => (BROWN, Solid),
+        (_, "prodigy") => (SKY, Dashed),
+        (_, "alias") => (BLUE, Solid),
+        (_, "alias-paper-recipe") => (VERMILLION, Dashed),
+        (_, "alias-adam") => (PURPLE, Dotted),
+        (_, "r3-alias") => (OLIVE, Dashed),
+        (_, "r4-alias") => (GREEN, Solid),
+        (_, "r5-distance") => (PURPLE, Dashed),
+        (_, "r5-distance-anytime") => (ORANGE, Dashed),
+        (_, "r5d-per-tensor") => (GREEN, Dotted),
+        (_, "r5d-per-tensor-anytime") => (SKY, Dotted),
+        (_, "r5b-distance-sqrt") => (PURPLE, Solid),
+        _ => (GREY, Dotted),
+    };
+    let s = plot::Style::new(color, dash);
+    if spec.family == "Signum (tuned)" {
+        s.bold()
+    } else {
+        s
+    }
+}
+
+/// Headline figure 1: the paper's methods against the tuned baselines (a family or a name).
+const PAPER_VS_TUNED: [&str; 5] = [
+    "Signum (tuned)",
+    "AdamW (tuned)",
+    "alias",
+    "alias-paper-recipe",
+    "alias-adam",
+];
+
+/// Headline figure 2: the best untuned methods against the tuned baselines.
+const UNTUNED_VS_TUNED: [&str; 6] = [
+    "Signum (tuned)",
+    "AdamW (tuned)",
+    "prodigy",
+    "r5-distance",
+    "r5-distance-anytime",
+    "r3-alias",
+];
+
+/// The finalists in `keys` (families or names, in that order; `None`: every finalist).
+fn chosen<'a>(specs: &[MethodSpec], runs: &'a [Run], keys: Option<&[&str]>) -> Vec<&'a Run> {
+    let finalists = finalists(specs, runs);
+    match keys {
+        None => finalists,
+        Some(keys) => keys
+            .iter()
+            .filter_map(|&k| {
+                finalists.iter().copied().find(|r| {
+                    let spec = &specs[r.spec_index];
+                    spec.family == k || spec.name == k
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Legend text: what the method is, and its name in the summary table.
+fn legend(spec: &MethodSpec) -> String {
+    format!("{}\n{}", label(spec), spec.name)
+}
+
+/// Validation loss and either the smoothed train loss or (`zoom`) the validation loss of the
+/// second half of the run, on its own y range, of the chosen finalists.
+fn loss_panels(
+    specs: &[MethodSpec],
+    runs: &[Run],
+    keys: Option<&[&str]>,
+    zoom: bool,
+) -> Vec<plot::Panel> {
     let mut val = Vec::new();
     let mut train = Vec::new();
-    for run in finalists(specs, runs) {
-        let label = label(&specs[run.spec_index]);
-        val.push(plot::Series {
-            label: label.clone(),
-            points: run.val.iter().map(|&(t, v)| (t as f64, v.loss)).collect(),
-        });
+    let mut late = Vec::new();
+    let half = runs.iter().map(|r| r.train.len()).max().unwrap_or(0) / 2;
+    for run in chosen(specs, runs, keys) {
+        let spec = &specs[run.spec_index];
+        late.push(plot::Series::new(
+            legend(spec),
+            run.val
+                .iter()
+                .filter(|v| v.0 >= half)
+                .map(|&(t, v)| (t as f64, v.loss))
+                .collect(),
+            style(spec),
+        ));
+        val.push(plot::Series::new(
+            legend(spec),
+            run.val.iter().map(|&(t, v)| (t as f64, v.loss)).collect(),
+            style(spec),
+        ));
         // Train loss, smoothed with a 20-step moving average.
         let losses: Vec<f64> = run.train.iter().map(|r| r.1).collect();
         let w = 20.min(losses.len()).max(1);
@@ -713,41 +799,80 @@ fn loss_figure<'a>(task: &'a Task, specs: &[MethodSpec], runs: &[Run]) -> plot::
                 ((end - 1) as f64, window.iter().sum::<f64>() / w as f64)
             })
             .collect();
-        train.push(plot::Series { label, points });
+        train.push(plot::Series::new(legend(spec), points, style(spec)));
     }
-    plot::Figure {
-        title: &task.title,
-        x_label: "step",
-        y_label: task.loss_label,
-        y_axis: plot::YAxis::Linear,
-        panels: vec![
+    vec![
+        plot::Panel {
+            title: "validation loss".into(),
+            series: val,
+        },
+        if zoom {
             plot::Panel {
-                title: "validation loss".into(),
-                series: val,
-            },
+                title: format!("validation loss from step {half} (zoomed)"),
+                series: late,
+            }
+        } else {
             plot::Panel {
                 title: "train loss (20-step moving average)".into(),
                 series: train,
-            },
-        ],
-    }
+            }
+        },
+    ]
 }
 
-/// The applied stepsize `γ_t` of every run in the figure (log scale).
-fn stepsize_figure<'a>(task: &'a Task, specs: &[MethodSpec], runs: &[Run]) -> plot::Figure<'a> {
-    let series = finalists(specs, runs)
-        .iter()
-        .map(|run| plot::Series {
-            label: label(&specs[run.spec_index]),
-            points: run
-                .train
-                .iter()
-                .map(|r| (r.0 as f64, r.3.stepsize))
-                .collect(),
+const LOSS_NOTE: &str = "Tuned rows: the best learning rate\n\
+of a 5-run grid (the paper's recipe\n\
+reuses Signum's). Every method but\n\
+the anytime rows runs under the same\n\
+warm-up + cosine multiplier.";
+
+/// Writes the loss figures (`loss_paper_vs_tuned`, `loss_untuned_vs_tuned`, and `loss` with
+/// every method) and the stepsize figure into `o.out`.
+fn save_figures(
+    o: &Options,
+    task: &Task,
+    specs: &[MethodSpec],
+    runs: &[Run],
+) -> Result<(), String> {
+    plot::register_font()?;
+    let name = task.title.split(':').next().unwrap_or(&task.title);
+    for (file, question, keys, zoom) in [
+        (
+            "loss_paper_vs_tuned",
+            "the paper's ALIAS methods vs tuned Signum and AdamW",
+            Some(&PAPER_VS_TUNED[..]),
+            false,
+        ),
+        (
+            "loss_untuned_vs_tuned",
+            "best untuned methods vs tuned Signum and AdamW",
+            Some(&UNTUNED_VS_TUNED[..]),
+            true,
+        ),
+        ("loss", "every method (tuned: best of grid)", None, false),
+    ] {
+        let title = format!("{name}: {question}");
+        let figure = plot::Figure {
+            title: &title,
+            x_label: "step",
+            y_label: task.loss_label,
+            y_axis: plot::YAxis::Linear,
+            panels: loss_panels(specs, runs, keys, zoom),
+            note: LOSS_NOTE,
+        };
+        plot::save(&figure, &o.out.join(file))?;
+    }
+    // The applied stepsize γ_t of every run in the full figure (log scale).
+    let series = chosen(specs, runs, None)
+        .into_iter()
+        .map(|run| {
+            let spec = &specs[run.spec_index];
+            let points = run.train.iter().map(|r| (r.0 as f64, r.3.stepsize));
+            plot::Series::new(legend(spec), points.collect(), style(spec))
         })
         .collect();
-    plot::Figure {
-        title: &task.title,
+    let stepsize = plot::Figure {
+        title: &format!("{name}: applied stepsize of every method"),
         x_label: "step",
         y_label: "applied stepsize γ_t (log scale)",
         y_axis: plot::YAxis::Log,
@@ -755,7 +880,9 @@ fn stepsize_figure<'a>(task: &'a Task, specs: &[MethodSpec], runs: &[Run]) -> pl
             title: "γ_t with the multiplier (Adam-type: lr·d before per-coordinate scaling)".into(),
             series,
         }],
-    }
+        note: "",
+    };
+    plot::save(&stepsize, &o.out.join("stepsize"))
 }
 
 /// Redraws the figures from a previous run's `curves.csv` (diverged runs end early there).
@@ -820,12 +947,10 @@ pub fn replot(o: &Options, task: &Task) -> Result<(), String> {
             run.val.push((step, eval));
         }
     }
-    plot::register_font()?;
-    plot::save(&loss_figure(task, &specs, &runs), &o.out.join("loss"))?;
-    plot::save(
-        &stepsize_figure(task, &specs, &runs),
-        &o.out.join("stepsize"),
-    )?;
-    println!("wrote {}/{{loss,stepsize}}.{{png,svg}}", o.out.display());
+    save_figures(o, task, &specs, &runs)?;
+    println!(
+        "wrote {}/{{loss,loss_paper_vs_tuned,loss_untuned_vs_tuned,stepsize}}.{{png,svg}}",
+        o.out.display()
+    );
     Ok(())
 }
