@@ -437,6 +437,21 @@ mod avx2 {
     }
 }
 
+/// Runs the AVX2 compilation `avx2::$kernel` of a body where `$backend` asks for AVX2 (or
+/// better) and this CPU has it, else the portable compilation `$body` (the same source).
+macro_rules! avx2_or_portable {
+    ($backend:expr, $kernel:ident, $body:ident $(::<$($g:ty),*>)? ($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        if avx2::usable($backend) {
+            // SAFETY: `usable` checked that this CPU supports AVX2.
+            #[allow(unsafe_code)]
+            return unsafe { avx2::$kernel$(::<$($g),*>)?($($arg),*) };
+        }
+        let _ = $backend;
+        $body$(::<$($g),*>)?($($arg),*)
+    }};
+}
+
 fn adam_update_chunk<F: Float, const TRACK: bool, const STORE: bool>(
     backend: Backend,
     c: AdamChunk<'_, F>,
@@ -444,14 +459,11 @@ fn adam_update_chunk<F: Float, const TRACK: bool, const STORE: bool>(
     gamma: F,
     decay: F,
 ) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if avx2::usable(backend) {
-        // SAFETY: `usable` checked that this CPU supports AVX2.
-        #[allow(unsafe_code)]
-        return unsafe { avx2::adam_update::<F, TRACK, STORE>(c, co, gamma, decay) };
-    }
-    let _ = backend;
-    adam_update_body::<F, TRACK, STORE>(c, co, gamma, decay)
+    avx2_or_portable!(
+        backend,
+        adam_update,
+        adam_update_body::<F, TRACK, STORE>(c, co, gamma, decay)
+    )
 }
 
 impl Kernels {
@@ -494,11 +506,11 @@ impl Kernels {
         let Some(cl) = self.split(n) else {
             return chunk(AdamChunk { x, m, v, g, store });
         };
-        let stores: Box<dyn Iterator<Item = &mut [F]>> = if keep {
-            Box::new(store.chunks_mut(cl))
-        } else {
-            Box::new(std::iter::repeat_with(|| -> &mut [F] { &mut [] }))
-        };
+        // One store chunk per chunk when `g` is kept (`store` has `n` elements), else empty
+        // ones (`store` is empty); no allocation either way.
+        let stores = store
+            .chunks_mut(cl)
+            .chain(std::iter::repeat_with(|| -> &mut [F] { &mut [] }));
         let mut moved = 0.0_f64;
         parallel::run(
             x.chunks_mut(cl)
@@ -535,14 +547,11 @@ impl Kernels {
         );
         let backend = self.backend();
         let chunk = |(x, m, v, s, x0, g): ProdigyChunk<'_, F>| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2::usable(backend) {
-                // SAFETY: `usable` checked that this CPU supports AVX2.
-                #[allow(unsafe_code)]
-                return unsafe { avx2::prodigy_update(x, m, v, s, x0, g, co) };
-            }
-            let _ = backend;
-            prodigy_update_body(x, m, v, s, x0, g, co)
+            avx2_or_portable!(
+                backend,
+                prodigy_update,
+                prodigy_update_body(x, m, v, s, x0, g, co)
+            )
         };
         let Some(cl) = self.split(n) else {
             return chunk((x, m, v, s, x0, g));
@@ -582,14 +591,11 @@ impl Kernels {
         );
         let backend = self.backend();
         let chunk = |(x, m, z, g): (&mut [F], &mut [F], &mut [F], &[F])| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2::usable(backend) {
-                // SAFETY: `usable` checked that this CPU supports AVX2.
-                #[allow(unsafe_code)]
-                return unsafe { avx2::distance_update(x, m, z, g, co) };
-            }
-            let _ = backend;
-            distance_update_body(x, m, z, g, co)
+            avx2_or_portable!(
+                backend,
+                distance_update,
+                distance_update_body(x, m, z, g, co)
+            )
         };
         let Some(cl) = self.split(n) else {
             return chunk((x, m, z, g));
@@ -644,14 +650,7 @@ impl Kernels {
         );
         let backend = self.backend();
         let chunk = |(g, prev, m, v): (&[F], &[F], &[F], &[F])| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2::usable(backend) {
-                // SAFETY: `usable` checked that this CPU supports AVX2.
-                #[allow(unsafe_code)]
-                return unsafe { avx2::adam_stats(g, prev, m, v, co) };
-            }
-            let _ = backend;
-            adam_stats_body(g, prev, m, v, co)
+            avx2_or_portable!(backend, adam_stats, adam_stats_body(g, prev, m, v, co))
         };
         let Some(cl) = self.split(n) else {
             return chunk((g, prev, m, v));
