@@ -154,8 +154,9 @@ where
     O::Element: CandleFloat,
 {
     /// Keeps the float vars (integer vars are dropped, repeated vars kept once) and validates the
-    /// configuration, with a typed error (`candle_nn::Optimizer::new` wraps it). Errors for a float var of another dtype than the method's, or one that is
-    /// not on the CPU.
+    /// configuration. Errors (typed; `candle_nn::Optimizer::new` wraps them) for an invalid
+    /// configuration, a float var of another dtype than the method's, a var not on the CPU, or
+    /// two vars sharing one storage.
     pub fn try_new(vars: Vec<Var>, config: O::Config) -> Result<Self> {
         O::build(config.clone(), &[])?;
         let mut kept: Vec<Var> = Vec::with_capacity(vars.len());
@@ -208,7 +209,7 @@ where
         self.trained.as_ref().map(|t| &t.inner)
     }
 
-    /// The report of the last successful step (stepsize, estimators, backend).
+    /// The report of the last successful step (stepsize, estimates, backend).
     pub fn last_report(&self) -> Option<&StepReport> {
         self.last.as_ref()
     }
