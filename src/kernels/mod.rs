@@ -191,76 +191,55 @@ impl Isa {
 #[derive(Debug, Clone, Copy)]
 struct ScalarIsa;
 
-/// One backend's kernels for element type `E`. The default bodies are the scalar reference;
-/// an architecture module overrides what it accelerates. Callers have checked lengths.
-pub(crate) trait ArchKernels<E: Float>: Copy + Send + Sync {
-    fn first_non_finite(self, v: &[E]) -> Option<usize> {
-        scalar::first_non_finite(v)
-    }
-    fn sign_step(self, x: &mut [E], g: &[E], gamma: E, decay: E) {
-        scalar::sign_step(x, g, gamma, decay)
-    }
-    fn axpy(self, x: &mut [E], g: &[E], s: E) {
-        scalar::axpy(x, g, s)
-    }
-    #[allow(clippy::too_many_arguments)]
-    fn momentum_sign_step(
-        self,
-        x: &mut [E],
-        m: &mut [E],
-        g: &[E],
-        beta: E,
-        one_minus_beta: E,
-        gamma: E,
-        decay: E,
-    ) {
-        scalar::momentum_sign_step(x, m, g, beta, one_minus_beta, gamma, decay)
-    }
-    fn alias_stats(self, g: &[E], prev: &[E], dir: &[E]) -> AliasStats {
-        scalar::alias_stats(g, prev, dir)
-    }
-    fn sign_step_store(self, x: &mut [E], g: &[E], store: &mut [E], gamma: E, decay: E) -> f64 {
-        scalar::sign_step_store(x, g, store, gamma, decay)
-    }
-    #[allow(clippy::too_many_arguments)]
-    fn momentum_sign_step_store(
-        self,
-        x: &mut [E],
-        m: &mut [E],
-        g: &[E],
-        store: &mut [E],
-        beta: E,
-        one_minus_beta: E,
-        gamma: E,
-        decay: E,
-    ) -> f64 {
-        scalar::momentum_sign_step_store(x, m, g, store, beta, one_minus_beta, gamma, decay)
-    }
-    fn inf_norm(self, v: &[E]) -> f64 {
-        scalar::inf_norm(v)
-    }
-    fn pack_signs_1bit(self, g: &[E], out: &mut [u64]) {
-        scalar::pack_signs_1bit(g, out)
-    }
-    fn unpack_signs_1bit(self, bits: &[u64], out: &mut [E]) {
-        scalar::unpack_signs_1bit(bits, out)
-    }
-    fn pack_signs_2bit(self, g: &[E], pos: &mut [u64], neg: &mut [u64]) {
-        scalar::pack_signs_2bit(g, pos, neg)
-    }
-    fn unpack_signs_2bit(self, pos: &[u64], neg: &[u64], out: &mut [E]) {
-        scalar::unpack_signs_2bit(pos, neg, out)
-    }
-    fn dot_sign_packed_2bit(self, g: &[E], pos: &[u64], neg: &[u64]) -> SignDot {
-        scalar::dot_sign_packed_2bit(g, pos, neg)
-    }
-    fn accumulate_signs(self, g: &[E], counts: &mut [i32]) {
-        scalar::accumulate_signs(g, counts)
-    }
-    fn vote_from_counts(self, counts: &[i32], out: &mut [E]) {
-        scalar::vote_from_counts(counts, out)
-    }
+/// Every kernel with a float element type `E`, once: `$m!` receives the list. It defines
+/// [`ArchKernels`] (each default body is the scalar reference) and its forwarding to the
+/// backend an [`Isa`] holds; a new kernel is one line here (plus its scalar specification, its
+/// SIMD body and its [`Kernels`] wrapper).
+macro_rules! with_float_kernels {
+    ($m:ident $(, $extra:ty)?) => {
+        $m! {
+            $($extra;)?
+            fn first_non_finite(v: &[E]) -> Option<usize>;
+            fn sign_step(x: &mut [E], g: &[E], gamma: E, decay: E);
+            fn axpy(x: &mut [E], g: &[E], s: E);
+            fn momentum_sign_step(
+                x: &mut [E], m: &mut [E], g: &[E], beta: E, one_minus_beta: E, gamma: E, decay: E
+            );
+            fn alias_stats(g: &[E], prev: &[E], dir: &[E]) -> AliasStats;
+            fn sign_step_store(x: &mut [E], g: &[E], store: &mut [E], gamma: E, decay: E) -> f64;
+            fn momentum_sign_step_store(
+                x: &mut [E], m: &mut [E], g: &[E], store: &mut [E],
+                beta: E, one_minus_beta: E, gamma: E, decay: E
+            ) -> f64;
+            fn inf_norm(v: &[E]) -> f64;
+            fn pack_signs_1bit(g: &[E], out: &mut [u64]);
+            fn unpack_signs_1bit(bits: &[u64], out: &mut [E]);
+            fn pack_signs_2bit(g: &[E], pos: &mut [u64], neg: &mut [u64]);
+            fn unpack_signs_2bit(pos: &[u64], neg: &[u64], out: &mut [E]);
+            fn dot_sign_packed_2bit(g: &[E], pos: &[u64], neg: &[u64]) -> SignDot;
+            fn accumulate_signs(g: &[E], counts: &mut [i32]);
+            fn vote_from_counts(counts: &[i32], out: &mut [E]);
+        }
+    };
 }
+
+/// Defines [`ArchKernels`] from the list.
+macro_rules! arch_kernels_trait {
+    ($(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {
+        /// One backend's kernels for element type `E`. The default bodies are the scalar
+        /// reference; an architecture module overrides what it accelerates. Callers have
+        /// checked lengths.
+        pub(crate) trait ArchKernels<E: Float>: Copy + Send + Sync {
+            $(
+                #[allow(clippy::too_many_arguments)]
+                fn $name(self, $($arg: $ty),*) $(-> $ret)? {
+                    scalar::$name($($arg),*)
+                }
+            )*
+        }
+    };
+}
+with_float_kernels!(arch_kernels_trait);
 
 /// One backend's kernels on sign counts and packed bits (no float element type).
 pub(crate) trait ArchCounts: Copy + Send + Sync {
@@ -331,89 +310,25 @@ macro_rules! on_isa {
     };
 }
 
+/// Implements [`ArchKernels`] for [`Isa`] (forwarding to the backend it holds) for one element
+/// type, from the list.
 macro_rules! isa_forwards {
-    ($e:ty) => {
-        impl ArchKernels<$e> for Isa {
-            fn first_non_finite(self, v: &[$e]) -> Option<usize> {
-                on_isa!(self, first_non_finite(v))
+    ($e:ty; $(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {
+        const _: () = {
+            type E = $e;
+            impl ArchKernels<E> for Isa {
+                $(
+                    #[allow(clippy::too_many_arguments)]
+                    fn $name(self, $($arg: $ty),*) $(-> $ret)? {
+                        on_isa!(self, $name($($arg),*))
+                    }
+                )*
             }
-            fn sign_step(self, x: &mut [$e], g: &[$e], gamma: $e, decay: $e) {
-                on_isa!(self, sign_step(x, g, gamma, decay))
-            }
-            fn axpy(self, x: &mut [$e], g: &[$e], s: $e) {
-                on_isa!(self, axpy(x, g, s))
-            }
-            fn momentum_sign_step(
-                self,
-                x: &mut [$e],
-                m: &mut [$e],
-                g: &[$e],
-                beta: $e,
-                omb: $e,
-                gamma: $e,
-                decay: $e,
-            ) {
-                on_isa!(self, momentum_sign_step(x, m, g, beta, omb, gamma, decay))
-            }
-            fn alias_stats(self, g: &[$e], prev: &[$e], dir: &[$e]) -> AliasStats {
-                on_isa!(self, alias_stats(g, prev, dir))
-            }
-            fn sign_step_store(
-                self,
-                x: &mut [$e],
-                g: &[$e],
-                store: &mut [$e],
-                gamma: $e,
-                decay: $e,
-            ) -> f64 {
-                on_isa!(self, sign_step_store(x, g, store, gamma, decay))
-            }
-            fn momentum_sign_step_store(
-                self,
-                x: &mut [$e],
-                m: &mut [$e],
-                g: &[$e],
-                store: &mut [$e],
-                beta: $e,
-                omb: $e,
-                gamma: $e,
-                decay: $e,
-            ) -> f64 {
-                on_isa!(
-                    self,
-                    momentum_sign_step_store(x, m, g, store, beta, omb, gamma, decay)
-                )
-            }
-            fn inf_norm(self, v: &[$e]) -> f64 {
-                on_isa!(self, inf_norm(v))
-            }
-            fn pack_signs_1bit(self, g: &[$e], out: &mut [u64]) {
-                on_isa!(self, pack_signs_1bit(g, out))
-            }
-            fn unpack_signs_1bit(self, bits: &[u64], out: &mut [$e]) {
-                on_isa!(self, unpack_signs_1bit(bits, out))
-            }
-            fn pack_signs_2bit(self, g: &[$e], pos: &mut [u64], neg: &mut [u64]) {
-                on_isa!(self, pack_signs_2bit(g, pos, neg))
-            }
-            fn unpack_signs_2bit(self, pos: &[u64], neg: &[u64], out: &mut [$e]) {
-                on_isa!(self, unpack_signs_2bit(pos, neg, out))
-            }
-            fn dot_sign_packed_2bit(self, g: &[$e], pos: &[u64], neg: &[u64]) -> SignDot {
-                on_isa!(self, dot_sign_packed_2bit(g, pos, neg))
-            }
-            fn accumulate_signs(self, g: &[$e], counts: &mut [i32]) {
-                on_isa!(self, accumulate_signs(g, counts))
-            }
-            fn vote_from_counts(self, counts: &[i32], out: &mut [$e]) {
-                on_isa!(self, vote_from_counts(counts, out))
-            }
-        }
+        };
     };
 }
-
-isa_forwards!(f32);
-isa_forwards!(f64);
+with_float_kernels!(isa_forwards, f32);
+with_float_kernels!(isa_forwards, f64);
 
 impl ArchCounts for Isa {
     fn accumulate_signs_2bit(self, pos: &[u64], neg: &[u64], counts: &mut [i32]) {
