@@ -77,10 +77,23 @@ pub trait Method: Optimizer<<Self as Method>::Element> + Stateful + Sized {
     fn check_state(config: &Self::Config, layout: &[usize], state: &Self::State) -> Result<()>;
 }
 
-/// Implements [`Method`] for an optimizer type `$ty<F>` whose inherent `new(config, layout)`,
-/// `config()` and `check_state(config, layout, state)` have the trait's signatures.
+/// Implements [`Stateful`] and [`Method`] for an optimizer type `$ty<F>` with fields `config`,
+/// `layout` and `state: $state<F>`, and inherent `new(config, layout)` and
+/// `check_state(config, layout, state)` with the trait's signatures: the one line each method
+/// writes to join the framework (checkpoints and the adapters then cover it).
 macro_rules! method {
-    ($ty:ident, $config:ty, $name:literal) => {
+    ($ty:ident, $config:ty, $state:ident, $name:literal) => {
+        impl<F: $crate::float::Float> $crate::optimizer::Stateful for $ty<F> {
+            type State = $state<F>;
+            fn state(&self) -> &$state<F> {
+                &self.state
+            }
+            fn set_state(&mut self, state: $state<F>) -> $crate::error::Result<()> {
+                Self::check_state(&self.config, &self.layout, &state)?;
+                self.state = state;
+                Ok(())
+            }
+        }
         impl<F: $crate::float::Float> $crate::optimizer::Method for $ty<F> {
             type Element = F;
             type Config = $config;
@@ -94,7 +107,7 @@ macro_rules! method {
             fn check_state(
                 config: &$config,
                 layout: &[usize],
-                state: &<Self as $crate::optimizer::Stateful>::State,
+                state: &$state<F>,
             ) -> $crate::error::Result<()> {
                 Self::check_state(config, layout, state)
             }

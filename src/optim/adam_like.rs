@@ -6,9 +6,8 @@ use crate::float::Float;
 use crate::kernels::{Kernels, sign};
 use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
-    Estimates, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
-    check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
-    check_step_value,
+    Estimates, Optimizer, StepReport, adam_gradient_limit, check_fits, check_gradient_limit,
+    check_gradients, check_layout, check_range, check_step_shapes, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
 use crate::state::{check_buffers, check_counter, check_values};
@@ -266,21 +265,12 @@ impl<F: Float> Optimizer<F> for AdamLikeCompat<F> {
     }
 }
 
-method!(AdamLikeCompat, AdamLikeCompatConfig, "AdamLikeCompat");
-
-impl<F: Float> Stateful for AdamLikeCompat<F> {
-    type State = AdamLikeCompatState<F>;
-
-    fn state(&self) -> &AdamLikeCompatState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: AdamLikeCompatState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(
+    AdamLikeCompat,
+    AdamLikeCompatConfig,
+    AdamLikeCompatState,
+    "AdamLikeCompat"
+);
 
 impl<F: Float> AdamLikeCompat<F> {
     /// Checks a state against a configuration and layout without building the optimizer.
@@ -319,6 +309,7 @@ impl<F: Float> AdamLikeCompat<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optimizer::Stateful;
 
     /// Two steps by hand, one tensor, lr = 0.1, wd = 0.
     /// Step 0 (d = 1): m = 0.1 g, v = 0.001 g²; ratio = (0.001 − 0.01)/0.01 g²/(g²) ≈ −0.9 →

@@ -7,9 +7,8 @@ use crate::float::Float;
 use crate::kernels::Kernels;
 use crate::optim::adam::{Moments, adam_direction_bound, check_adam_moments, validate_adam};
 use crate::optimizer::{
-    Estimates, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
-    check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
-    check_step_value,
+    Estimates, Optimizer, StepReport, adam_gradient_limit, check_fits, check_gradient_limit,
+    check_gradients, check_layout, check_range, check_step_shapes, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
@@ -219,21 +218,7 @@ impl<F: Float> Optimizer<F> for AdamW<F> {
     }
 }
 
-method!(AdamW, AdamWConfig, "AdamW");
-
-impl<F: Float> Stateful for AdamW<F> {
-    type State = AdamWState<F>;
-
-    fn state(&self) -> &AdamWState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: AdamWState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(AdamW, AdamWConfig, AdamWState, "AdamW");
 
 impl<F: Float> AdamW<F> {
     /// Checks a state against a configuration and layout without building the optimizer.

@@ -7,7 +7,7 @@ use crate::optim::adam::{Moments, adam_direction_bound, check_adam_moments, vali
 use crate::optim::alias::{AliasRule, AliasScalars, Sample, check_step_shapes};
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::optimizer::{
-    Optimizer, Stateful, StepReport, adam_gradient_limit, check_finite, check_gradient_limit,
+    Optimizer, StepReport, adam_gradient_limit, check_finite, check_gradient_limit,
     check_gradients, check_layout, check_range, check_step_value,
 };
 use crate::state::{check_buffers, check_counter, check_values};
@@ -269,21 +269,7 @@ impl<F: Float> Optimizer<F> for AliasAdam<F> {
     }
 }
 
-method!(AliasAdam, AliasAdamConfig, "AliasAdam");
-
-impl<F: Float> Stateful for AliasAdam<F> {
-    type State = AliasAdamState<F>;
-
-    fn state(&self) -> &AliasAdamState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: AliasAdamState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(AliasAdam, AliasAdamConfig, AliasAdamState, "AliasAdam");
 
 impl<F: Float> AliasAdam<F> {
     /// Checks a state against a configuration and layout without building the optimizer.

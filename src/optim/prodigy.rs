@@ -6,9 +6,8 @@ use crate::kernels::Kernels;
 use crate::kernels::fused::ProdigyCoefficients;
 use crate::optim::adam::{check_adam_moments, check_scaled_moments, validate_adam};
 use crate::optimizer::{
-    Estimates, Optimizer, Stateful, StepReport, adam_gradient_limit, check_fits,
-    check_gradient_limit, check_gradients, check_layout, check_range, check_step_shapes,
-    check_step_value,
+    Estimates, Optimizer, StepReport, adam_gradient_limit, check_fits, check_gradient_limit,
+    check_gradients, check_layout, check_range, check_step_shapes, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
@@ -315,21 +314,7 @@ impl<F: Float> Optimizer<F> for Prodigy<F> {
     }
 }
 
-method!(Prodigy, ProdigyConfig, "Prodigy");
-
-impl<F: Float> Stateful for Prodigy<F> {
-    type State = ProdigyState<F>;
-
-    fn state(&self) -> &ProdigyState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: ProdigyState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(Prodigy, ProdigyConfig, ProdigyState, "Prodigy");
 
 impl<F: Float> Prodigy<F> {
     /// Checks a state against a configuration and layout without building the optimizer.

@@ -6,8 +6,8 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::kernels::{Backend, Kernels};
 use crate::optimizer::{
-    Estimates, Optimizer, Stateful, StepReport, check_fits, check_layout, check_range,
-    check_step_inputs, check_step_value,
+    Estimates, Optimizer, StepReport, check_fits, check_layout, check_range, check_step_inputs,
+    check_step_value,
 };
 use crate::optimizer::{LrMultiplier, check_decay, lr_multiplier_methods, method};
 use crate::schedule::Schedule;
@@ -244,21 +244,7 @@ impl<F: Float> Optimizer<F> for SignSgd<F> {
     }
 }
 
-method!(SignSgd, SignSgdConfig, "SignSgd");
-
-impl<F: Float> Stateful for SignSgd<F> {
-    type State = SignSgdState<F>;
-
-    fn state(&self) -> &SignSgdState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: SignSgdState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(SignSgd, SignSgdConfig, SignSgdState, "SignSgd");
 
 impl<F: Float> SignSgd<F> {
     /// Checks a state against a configuration and layout without building the optimizer.
@@ -282,6 +268,7 @@ impl<F: Float> SignSgd<F> {
 mod tests {
     use super::*;
     use crate::Error;
+    use crate::optimizer::Stateful;
 
     fn opt(config: SignSgdConfig, layout: &[usize]) -> SignSgd<f64> {
         SignSgd::new(config, layout).unwrap()

@@ -5,8 +5,8 @@ use crate::float::Float;
 use crate::kernels::Kernels;
 use crate::kernels::fused::DistanceCoefficients;
 use crate::optimizer::{
-    Estimates, Optimizer, Stateful, StepReport, check_fits, check_gradients, check_layout,
-    check_range, check_step_shapes, check_step_value,
+    Estimates, Optimizer, StepReport, check_fits, check_gradients, check_layout, check_range,
+    check_step_shapes, check_step_value,
 };
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::state::{check_buffers, check_counter, check_values};
@@ -356,21 +356,12 @@ impl<F: Float> Optimizer<F> for DistanceSign<F> {
     }
 }
 
-method!(DistanceSign, DistanceSignConfig, "DistanceSign");
-
-impl<F: Float> Stateful for DistanceSign<F> {
-    type State = DistanceSignState<F>;
-
-    fn state(&self) -> &DistanceSignState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: DistanceSignState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(
+    DistanceSign,
+    DistanceSignConfig,
+    DistanceSignState,
+    "DistanceSign"
+);
 
 impl<F: Float> DistanceSign<F> {
     /// Checks a state against a configuration and layout without building the optimizer.
@@ -414,6 +405,7 @@ impl<F: Float> DistanceSign<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optimizer::Stateful;
 
     fn config() -> DistanceSignConfig {
         DistanceSignConfig {

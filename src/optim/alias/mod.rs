@@ -17,8 +17,7 @@ use crate::float::Float;
 use crate::kernels::{Backend, Kernels, packed_words};
 use crate::optimizer::{LrMultiplier, lr_multiplier_methods, method};
 use crate::optimizer::{
-    Optimizer, Stateful, StepReport, check_finite, check_layout, check_range, check_shapes,
-    check_step_value,
+    Optimizer, StepReport, check_finite, check_layout, check_range, check_shapes, check_step_value,
 };
 use crate::state::{check_buffers, check_counter, check_scalar, check_values, fits_layout_with};
 
@@ -471,21 +470,12 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 }
 
-method!(AliasSignSgd, AliasSignSgdConfig, "AliasSignSgd");
-
-impl<F: Float> Stateful for AliasSignSgd<F> {
-    type State = AliasSignSgdState<F>;
-
-    fn state(&self) -> &AliasSignSgdState<F> {
-        &self.state
-    }
-
-    fn set_state(&mut self, state: AliasSignSgdState<F>) -> Result<()> {
-        Self::check_state(&self.config, &self.layout, &state)?;
-        self.state = state;
-        Ok(())
-    }
-}
+method!(
+    AliasSignSgd,
+    AliasSignSgdConfig,
+    AliasSignSgdState,
+    "AliasSignSgd"
+);
 
 impl<F: Float> AliasSignSgd<F> {
     /// Checks a state against a configuration and layout without building the optimizer.
@@ -542,6 +532,7 @@ impl<F: Float> AliasSignSgd<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optimizer::Stateful;
     use crate::schedule::Schedule;
     use approx::assert_relative_eq;
 
