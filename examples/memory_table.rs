@@ -43,7 +43,7 @@ fn main() -> signfree::Result<()> {
             "ALIAS, sign-only memory",
             Box::new(AliasSignSgd::new(
                 AliasSignSgdConfig {
-                    sign_only_memory: true,
+                    memory: signfree::AliasMemory::SignOnly,
                     ..Default::default()
                 },
                 &layout,

@@ -63,7 +63,7 @@ fn methods() -> Vec<(&'static str, f64, bool, Build)> {
         }),
         ("ALIAS sign-only memory", 16.5, true, |n, t| {
             let c = AliasSignSgdConfig {
-                sign_only_memory: true,
+                memory: signfree::AliasMemory::SignOnly,
                 ..Default::default()
             };
             Box::new(AliasSignSgd::new(c, &[n]).unwrap().with_threads(t))

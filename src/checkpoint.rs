@@ -34,7 +34,7 @@ use crate::optimizer::{Method, Optimizer, Stateful};
 /// The format name written into every checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "signfree-checkpoint";
 /// The current format version; a checkpoint with another version is refused.
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 /// A checkpoint: header, configuration and state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

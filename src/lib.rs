@@ -38,8 +38,8 @@ pub use monitor::{Monitor, MonitorConfig, Warning};
 pub use optim::adam_like::{AdamLikeCompat, AdamLikeCompatConfig, AdamLikeCompatState};
 pub use optim::adamw::{AdamW, AdamWConfig, AdamWState};
 pub use optim::alias::{
-    AliasPhase, AliasRule, AliasScalars, AliasSignSgd, AliasSignSgdConfig, AliasSignSgdState,
-    AliasStepsize, Warmup,
+    AliasFullMemory, AliasMemory, AliasMemoryState, AliasPhase, AliasRule, AliasScalars,
+    AliasSignMemory, AliasSignSgd, AliasSignSgdConfig, AliasSignSgdState, AliasStepsize, Warmup,
 };
 pub use optim::alias_adam::{AliasAdam, AliasAdamConfig, AliasAdamState};
 pub use optim::prodigy::{Prodigy, ProdigyConfig, ProdigyState};

@@ -112,7 +112,7 @@ fn adapter_steps_equal_slice_steps_for_every_method() {
         &lr,
     );
     let sign_only = AliasSignSgdConfig {
-        sign_only_memory: true,
+        memory: signfree::AliasMemory::SignOnly,
         ..Default::default()
     };
     same_as_slice_optimizer::<signfree::AliasSignSgd<f32>>(sign_only, 12, &lr);

@@ -99,19 +99,34 @@ fn mismatched_checkpoints_are_typed_errors() {
         ),
         "{e}"
     );
-    // Another version.
-    let e = AliasSignSgd::<f32>::from_json(&json.replace("\"version\":1", "\"version\":99"))
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Checkpoint(CheckpointError::Version {
-                found: 99,
-                supported: 1
-            })
-        ),
-        "{e}"
-    );
+    // Another version, including the previous format (1, before ALIAS's memory kinds).
+    let current = format!("\"version\":{}", signfree::CHECKPOINT_VERSION);
+    assert!(json.contains(&current), "{json}");
+    for found in [1, 99] {
+        let other = json.replace(&current, &format!("\"version\":{found}"));
+        let e = AliasSignSgd::<f32>::from_json(&other).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Checkpoint(CheckpointError::Version { found: f, supported: 2 }) if f == found
+            ),
+            "{e}"
+        );
+    }
+    // A state of the other memory kind than the configuration's.
+    let signs = AliasSignSgdConfig {
+        memory: signfree::AliasMemory::SignOnly,
+        ..Default::default()
+    };
+    let e = AliasSignSgd::<f32>::from_json(
+        &json.replace("\"memory\":\"Full\"", "\"memory\":\"SignOnly\""),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::IncompatibleState { .. }), "{e}");
+    let mut b = AliasSignSgd::<f32>::new(signs, &[3]).unwrap();
+    let e =
+        signfree::Stateful::set_state(&mut b, signfree::Stateful::state(&a).clone()).unwrap_err();
+    assert!(matches!(e, Error::IncompatibleState { .. }), "{e}");
     // A layout that does not fit the state's buffers.
     let e = AliasSignSgd::<f32>::from_json(&json.replace("\"layout\":[3]", "\"layout\":[4]"))
         .unwrap_err();

@@ -121,7 +121,7 @@ fn optimizers(case: &Case) -> Vec<Box<dyn Optimizer<f64>>> {
         Box::new(
             AliasSignSgd::new(
                 AliasSignSgdConfig {
-                    sign_only_memory: true,
+                    memory: signfree::AliasMemory::SignOnly,
                     ..Default::default()
                 },
                 &[d],

@@ -19,7 +19,7 @@ fn mushrooms() -> LogisticRegression {
 
 /// The distributed configuration with the same rule and weight decay.
 fn dist_config(cfg: &AliasSignSgdConfig) -> DistAliasSignSgdConfig {
-    assert!(cfg.momentum.is_none() && !cfg.sign_only_memory);
+    assert!(cfg.momentum.is_none() && cfg.memory == signfree::AliasMemory::Full);
     DistAliasSignSgdConfig {
         rule: cfg.rule.clone(),
         weight_decay: cfg.weight_decay,

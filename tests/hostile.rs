@@ -782,7 +782,7 @@ fn prodigy_d_squared_cannot_overflow_f32() {
 fn sign_only_alias_norm_overflow_is_refused() {
     // Was: ‖g‖_1 = inf stored in the state; its checkpoint could not be read back.
     let cfg = AliasSignSgdConfig {
-        sign_only_memory: true,
+        memory: signfree::AliasMemory::SignOnly,
         ..Default::default()
     };
     let mut o = AliasSignSgd::<f64>::new(cfg, &[2]).unwrap();

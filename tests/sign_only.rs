@@ -34,7 +34,7 @@ proptest! {
         let p = LogisticRegression::new(Dataset::new(Features::Dense(a), y).unwrap(), mu).unwrap();
         let rule = AliasRule { initial_smoothness: Some(l0), ..Default::default() };
         let full = AliasSignSgdConfig { rule: rule.clone(), ..Default::default() };
-        let signs = AliasSignSgdConfig { rule, sign_only_memory: true, ..Default::default() };
+        let signs = AliasSignSgdConfig { rule, memory: signfree::AliasMemory::SignOnly, ..Default::default() };
         let mut a = AliasSignSgd::<f64>::new(full, &[5]).unwrap().with_backend(Backend::Scalar).unwrap();
         let mut b = AliasSignSgd::<f64>::new(signs, &[5]).unwrap().with_backend(Backend::Scalar).unwrap();
         let (mut xa, mut xb, mut g) = (x0.clone(), x0.clone(), vec![0.0; 5]);
@@ -65,7 +65,7 @@ proptest! {
 #[test]
 fn sign_only_state_is_two_bits_and_refuses_incompatible_options() {
     let cfg = AliasSignSgdConfig {
-        sign_only_memory: true,
+        memory: signfree::AliasMemory::SignOnly,
         ..Default::default()
     };
     let o = AliasSignSgd::<f32>::new(cfg.clone(), &[100, 3]).unwrap();

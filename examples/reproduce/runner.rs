@@ -165,7 +165,7 @@ impl Method {
             Method::AliasF => Box::new(alias(AliasSignSgdConfig::option_f(0.0))?),
             Method::AliasMomentum => Box::new(alias(momentum)?),
             Method::AliasSignOnly => Box::new(alias(AliasSignSgdConfig {
-                sign_only_memory: true,
+                memory: signfree::AliasMemory::SignOnly,
                 ..Default::default()
             })?),
             Method::AliasDGradStart => {

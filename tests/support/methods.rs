@@ -39,7 +39,7 @@ macro_rules! every_method {
             ..Default::default()
         }, l) $(, $arg)*);
         $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig { rule: AliasRule { update_gap: 3, ..Default::default() }, ..Default::default() }, l) $(, $arg)*);
-        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig { sign_only_memory: true, ..Default::default() }, l) $(, $arg)*);
+        $visit(build::<AliasSignSgd<$F>>(AliasSignSgdConfig { memory: signfree::AliasMemory::SignOnly, ..Default::default() }, l) $(, $arg)*);
         $visit(build::<AliasAdam<$F>>(AliasAdamConfig::default(), l) $(, $arg)*);
         $visit(build::<AdamW<$F>>(AdamWConfig::default(), l) $(, $arg)*);
         $visit(build::<Prodigy<$F>>(ProdigyConfig::default(), l) $(, $arg)*);

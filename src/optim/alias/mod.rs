@@ -37,14 +37,29 @@ pub struct AliasSignSgdConfig {
     /// `β` for the momentum direction `sign(m_t)`, `m_t = β m_{t−1} + (1−β) g_t`; `None` by
     /// default. The gap term then uses the applied direction: `γ_{t−1}⟨g_t, sign(m_{t−1})⟩`.
     pub momentum: Option<f64>,
-    /// Sign-only memory (`docs/ALGORITHMS.md` §5): keep `sign(g_{t−1})` as 2-bit packed signs and the
-    /// scalar `‖g_{t−1}‖_1` instead of `g_{t−1}`, and use the smoothness sample
+    /// What is kept of the previous gradient: all of it ([`AliasMemory::Full`], the default) or
+    /// its signs and ℓ1 norm ([`AliasMemory::SignOnly`], which refuses weight decay, momentum
+    /// and `update_gap > 1`).
+    pub memory: AliasMemory,
+}
+
+/// What ALIAS keeps of the previous gradient for its smoothness sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum AliasMemory {
+    /// `g_{t−1}` itself (the paper's method): one buffer of `F` per parameter, plus the momentum
+    /// and anchor buffers when those options are on.
+    #[default]
+    Full,
+    /// Sign-only memory (`docs/ALGORITHMS.md` §5, the formula is this crate's): keep
+    /// `sign(g_{t−1})` as 2-bit packed signs and the scalar `‖g_{t−1}‖_1` instead of `g_{t−1}`,
+    /// and use the smoothness sample
     /// `r̂_{t−1} = max(0, ‖g_{t−1}‖_1 − ⟨g_t, sign(g_{t−1})⟩) / ‖x_t − x_{t−1}‖_∞`
     /// (`∈ [0, r_{t−1}]` for convex `f`). The gap term is unchanged. State: 2 bits per parameter.
     /// `‖x_t − x_{t−1}‖_∞` is then derived as `γ_{t−1}` (exact in real arithmetic for the sign
-    /// direction without decay), so this mode refuses weight decay, momentum and
-    /// `update_gap > 1`. Off by default.
-    pub sign_only_memory: bool,
+    /// direction without decay), so this kind refuses weight decay, momentum and
+    /// `update_gap > 1`.
+    SignOnly,
 }
 
 impl AliasSignSgdConfig {
@@ -57,8 +72,8 @@ impl AliasSignSgdConfig {
     }
 }
 
-/// Everything in an [`AliasSignSgd`] that changes between steps: O(1) scalars plus the previous
-/// gradient (and the momentum buffer when momentum is on).
+/// Everything in an [`AliasSignSgd`] that changes between steps: O(1) scalars plus the memory
+/// of the previous gradient, whose kind follows [`AliasSignSgdConfig::memory`].
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasSignSgdState<F> {
@@ -66,20 +81,60 @@ pub struct AliasSignSgdState<F> {
     pub step: u64,
     /// The stepsize rule's running scalars.
     pub scalars: AliasScalars,
-    /// `g_{t−1}` per tensor.
+    /// The previous gradient (or its signs), and the buffers its options need.
+    pub memory: AliasMemoryState<F>,
+}
+
+/// The state of one [`AliasMemory`] kind.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum AliasMemoryState<F> {
+    /// [`AliasMemory::Full`].
+    Full(AliasFullMemory<F>),
+    /// [`AliasMemory::SignOnly`].
+    SignOnly(AliasSignMemory),
+}
+
+impl<F> AliasMemoryState<F> {
+    /// The full memory, if this is [`AliasMemoryState::Full`].
+    pub fn full(&self) -> Option<&AliasFullMemory<F>> {
+        match self {
+            Self::Full(memory) => Some(memory),
+            Self::SignOnly(_) => None,
+        }
+    }
+
+    /// The sign-only memory, if this is [`AliasMemoryState::SignOnly`].
+    pub fn sign_only(&self) -> Option<&AliasSignMemory> {
+        match self {
+            Self::Full(_) => None,
+            Self::SignOnly(memory) => Some(memory),
+        }
+    }
+}
+
+/// [`AliasMemory::Full`]'s state: per-tensor buffers of `F`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AliasFullMemory<F> {
+    /// `g_{t−1}` per tensor (with `update_gap > 1`, the gradient of the last refresh step).
     pub prev_grad: Vec<Vec<F>>,
     /// `m_{t−1}` per tensor (empty without momentum).
     pub momentum: Vec<Vec<F>>,
-    /// `x` at the last refresh step per tensor (empty unless `update_gap > 1`; then
-    /// `prev_grad` holds the gradient of that step).
+    /// `x` at the last refresh step per tensor (empty unless `update_gap > 1`).
     pub anchor: Vec<Vec<F>>,
-    /// Sign-only memory: `sign(g_{t−1}) > 0` bits per tensor (empty otherwise; `prev_grad` is
-    /// then empty).
-    pub prev_pos: Vec<Vec<u64>>,
-    /// Sign-only memory: `sign(g_{t−1}) < 0` bits per tensor.
-    pub prev_neg: Vec<Vec<u64>>,
-    /// Sign-only memory: `‖g_{t−1}‖_1`.
-    pub prev_grad_l1: f64,
+}
+
+/// [`AliasMemory::SignOnly`]'s state: 2 bits per parameter and one scalar.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AliasSignMemory {
+    /// `sign(g_{t−1}) > 0` bits per tensor (64 per word).
+    pub pos: Vec<Vec<u64>>,
+    /// `sign(g_{t−1}) < 0` bits per tensor.
+    pub neg: Vec<Vec<u64>>,
+    /// `‖g_{t−1}‖_1`.
+    pub grad_l1: f64,
 }
 
 /// ALIAS Sign-SGD: `x_{t+1} = x_t − γ_t sign(g_t)` with a tuning-free `γ_t` (`docs/ALGORITHMS.md` §2).
@@ -186,13 +241,13 @@ impl<F: Float> AliasSignSgd<F> {
                 "a number in [0, 1)",
             )?;
         }
-        if config.sign_only_memory {
+        if config.memory == AliasMemory::SignOnly {
             let refuse = |parameter, value: String| {
                 Err(Error::invalid(
                     OWNER,
                     parameter,
                     value,
-                    "off with sign_only_memory",
+                    "off with AliasMemory::SignOnly",
                 ))
             };
             if config.weight_decay != 0.0 {
@@ -212,24 +267,30 @@ impl<F: Float> AliasSignSgd<F> {
                 .map(|&n| vec![0u64; packed_words(n)])
                 .collect::<Vec<_>>()
         };
-        let sign_only = config.sign_only_memory;
+        let memory = match config.memory {
+            AliasMemory::Full => AliasMemoryState::Full(AliasFullMemory {
+                prev_grad: buffers(),
+                momentum: if config.momentum.is_some() {
+                    buffers()
+                } else {
+                    Vec::new()
+                },
+                anchor: if config.rule.update_gap > 1 {
+                    buffers()
+                } else {
+                    Vec::new()
+                },
+            }),
+            AliasMemory::SignOnly => AliasMemoryState::SignOnly(AliasSignMemory {
+                pos: bits(),
+                neg: bits(),
+                grad_l1: 0.0,
+            }),
+        };
         let state = AliasSignSgdState {
             step: 0,
             scalars: AliasScalars::default(),
-            prev_grad: if sign_only { Vec::new() } else { buffers() },
-            prev_pos: if sign_only { bits() } else { Vec::new() },
-            prev_neg: if sign_only { bits() } else { Vec::new() },
-            prev_grad_l1: 0.0,
-            momentum: if config.momentum.is_some() {
-                buffers()
-            } else {
-                Vec::new()
-            },
-            anchor: if config.rule.update_gap > 1 {
-                buffers()
-            } else {
-                Vec::new()
-            },
+            memory,
         };
         Ok(Self {
             config,
@@ -296,37 +357,114 @@ impl<F: Float> AliasSignSgd<F> {
         reference: Option<&[&[F]]>,
         loss: Option<f64>,
     ) -> Result<StepReport> {
-        let t = self.state.step;
-        check_step_shapes(&self.layout, params, grads, loss, t)?;
-        let st = &self.state;
+        check_step_shapes(&self.layout, params, grads, loss, self.state.step)?;
+        let AliasSignSgdState {
+            step,
+            scalars,
+            memory,
+        } = &mut self.state;
+        let core = Core {
+            config: &self.config,
+            kernels: self.kernels,
+            multiplier: self.lr_multiplier.get(),
+            step,
+            scalars,
+        };
+        let input = Input {
+            grads,
+            reference,
+            loss,
+        };
+        match memory {
+            AliasMemoryState::Full(memory) => core.step_full(memory, params, input),
+            AliasMemoryState::SignOnly(memory) => core.step_sign_only(memory, params, input),
+        }
+    }
+}
+
+/// What one step of either memory kind reads and writes besides its memory: the shared part of
+/// [`AliasSignSgd`], borrowed apart from the memory.
+struct Core<'a> {
+    config: &'a AliasSignSgdConfig,
+    kernels: Kernels,
+    multiplier: f64,
+    step: &'a mut u64,
+    scalars: &'a mut AliasScalars,
+}
+
+/// A step's inputs other than the parameters (shapes already checked).
+struct Input<'a, F> {
+    grads: &'a [&'a [F]],
+    /// Same-sample mode: the previous point's gradient on the current batch.
+    reference: Option<&'a [&'a [F]]>,
+    loss: Option<f64>,
+}
+
+impl Core<'_> {
+    /// The stepsize rule's decision for step `t` from `sample`.
+    fn decide<F: Float>(
+        &self,
+        sample: Option<Sample>,
+        params: &[&mut [F]],
+        loss: Option<f64>,
+    ) -> Result<rule::Decision> {
+        let kernels = self.kernels;
+        self.config.rule.decide(
+            OWNER,
+            *self.step,
+            self.scalars,
+            sample,
+            loss,
+            self.multiplier,
+            F::MAX / 2.0,
+            || {
+                params
+                    .iter()
+                    .map(|p| kernels.inf_norm(p))
+                    .fold(0.0, f64::max)
+            },
+        )
+    }
+
+    /// A step with full memory.
+    fn step_full<F: Float>(
+        self,
+        mem: &mut AliasFullMemory<F>,
+        params: &mut [&mut [F]],
+        input: Input<'_, F>,
+    ) -> Result<StepReport> {
+        let Input {
+            grads,
+            reference,
+            loss,
+        } = input;
+        let t = *self.step;
+        let kernels = self.kernels;
+        let rule = &self.config.rule;
 
         // Pass 1 (refresh steps, t ≥ 1): ‖g_t − g_{t−1}‖_1 and ⟨g_t, u_{t−1}⟩ over all tensors,
         // fused with the finiteness check. Otherwise check alone.
-        let rule = &self.config.rule;
-        if self.config.sign_only_memory {
-            return self.step_sign_only(params, grads, reference, loss);
-        }
         let refresh = rule.is_refresh(t);
-        let windowed = !st.anchor.is_empty();
+        let windowed = !mem.anchor.is_empty();
         let sample = if t == 0 || !refresh {
-            check_finite(&self.kernels, grads, t)?;
+            check_finite(&kernels, grads, t)?;
             None
         } else {
             let (mut diff_l1, mut dot, mut finite) = (0.0, 0.0, true);
             for (k, g) in grads.iter().enumerate() {
-                let prev = reference.map_or(st.prev_grad[k].as_slice(), |r| r[k]);
-                let dir = st.momentum.get(k).unwrap_or(&st.prev_grad[k]);
-                let s = self.kernels.alias_stats(g, prev, dir);
+                let prev = reference.map_or(mem.prev_grad[k].as_slice(), |r| r[k]);
+                let dir = mem.momentum.get(k).unwrap_or(&mem.prev_grad[k]);
+                let s = kernels.alias_stats(g, prev, dir);
                 diff_l1 += s.diff_l1;
                 dot += s.dot_sign;
                 finite &= s.finite;
             }
             if !finite {
-                check_finite(&self.kernels, grads, t)?;
+                check_finite(&kernels, grads, t)?;
             }
             Some(if windowed {
                 let (mut move_inf, mut gap) = (0.0_f64, 0.0_f64);
-                for ((g, x), anchor) in grads.iter().zip(params.iter()).zip(&st.anchor) {
+                for ((g, x), anchor) in grads.iter().zip(params.iter()).zip(&mem.anchor) {
                     let (m, d) = window_stats(g, x, anchor);
                     move_inf = move_inf.max(m);
                     gap += d;
@@ -339,28 +477,12 @@ impl<F: Float> AliasSignSgd<F> {
             } else {
                 Sample {
                     smoothness_numerator: diff_l1,
-                    move_inf: st.scalars.prev_move,
-                    gap_increment: st.scalars.prev_stepsize * dot,
+                    move_inf: self.scalars.prev_move,
+                    gap_increment: self.scalars.prev_stepsize * dot,
                 }
             })
         };
-        let kernels = self.kernels;
-        let multiplier = self.lr_multiplier.get();
-        let decision = rule.decide(
-            OWNER,
-            t,
-            &st.scalars,
-            sample,
-            loss,
-            multiplier,
-            F::MAX / 2.0,
-            || {
-                params
-                    .iter()
-                    .map(|p| kernels.inf_norm(p))
-                    .fold(0.0, f64::max)
-            },
-        )?;
+        let decision = self.decide(sample, params, loss)?;
 
         // Pass 2: the update; on refresh steps it also stores g_t (and, windowed, x_t) for the
         // next sample and measures ‖x_{t+1} − x_t‖_∞.
@@ -368,16 +490,15 @@ impl<F: Float> AliasSignSgd<F> {
         let gamma = decision.gamma;
         let decay = F::from_f64(1.0 - gamma * self.config.weight_decay);
         let gamma_f = F::from_f64(gamma);
-        let st = &mut self.state;
         if refresh && windowed {
-            for (anchor, x) in st.anchor.iter_mut().zip(params.iter()) {
+            for (anchor, x) in mem.anchor.iter_mut().zip(params.iter()) {
                 anchor.copy_from_slice(x);
             }
         }
         let mut moved = 0.0_f64;
         match (self.config.momentum, refresh) {
             (None, true) => {
-                for ((x, g), store) in params.iter_mut().zip(grads).zip(&mut st.prev_grad) {
+                for ((x, g), store) in params.iter_mut().zip(grads).zip(&mut mem.prev_grad) {
                     moved = moved.max(kernels.sign_step_store(x, g, store, gamma_f, decay));
                 }
             }
@@ -390,9 +511,9 @@ impl<F: Float> AliasSignSgd<F> {
                 let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
                 for (((x, m), g), store) in params
                     .iter_mut()
-                    .zip(&mut st.momentum)
+                    .zip(&mut mem.momentum)
                     .zip(grads)
-                    .zip(&mut st.prev_grad)
+                    .zip(&mut mem.prev_grad)
                 {
                     let step =
                         kernels.momentum_sign_step_store(x, m, g, store, b, omb, gamma_f, decay);
@@ -401,14 +522,14 @@ impl<F: Float> AliasSignSgd<F> {
             }
             (Some(beta), false) => {
                 let (b, omb) = (F::from_f64(beta), F::from_f64(1.0 - beta));
-                for ((x, m), g) in params.iter_mut().zip(&mut st.momentum).zip(grads) {
+                for ((x, m), g) in params.iter_mut().zip(&mut mem.momentum).zip(grads) {
                     kernels.momentum_sign_step(x, m, g, b, omb, gamma_f, decay);
                 }
             }
         }
-        st.step = t + 1;
-        decision.commit(&mut st.scalars, moved);
-        Ok(decision.report(&self.config.rule, t, kernels.backend()))
+        *self.step = t + 1;
+        decision.commit(self.scalars, moved);
+        Ok(decision.report(rule, t, kernels.backend()))
     }
 }
 
@@ -445,7 +566,7 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     lr_multiplier_methods!(OWNER);
 
     fn name(&self) -> &'static str {
-        if self.config.sign_only_memory {
+        if self.config.memory == AliasMemory::SignOnly {
             return match self.config.rule.stepsize {
                 AliasStepsize::GapEstimate { .. } => "ALIAS sign-only (D)",
                 AliasStepsize::LowerBound { .. } => "ALIAS sign-only (F)",
@@ -460,7 +581,7 @@ impl<F: Float> Optimizer<F> for AliasSignSgd<F> {
     }
 
     fn state_bytes_per_parameter(&self) -> f64 {
-        if self.config.sign_only_memory {
+        if self.config.memory == AliasMemory::SignOnly {
             return 0.25; // two bits
         }
         let buffers = 1
@@ -486,44 +607,44 @@ impl<F: Float> AliasSignSgd<F> {
     ) -> Result<()> {
         check_counter(state.step)?;
         state.scalars.validate(&config.rule, state.step)?;
-        let sign_only = config.sign_only_memory;
-        let bits_ok = |bits: &Vec<Vec<u64>>| {
-            if sign_only {
-                fits_layout_with(layout, bits, packed_words)
-            } else {
-                bits.is_empty()
+        let mismatch = |reason| Err(Error::IncompatibleState { reason });
+        match (&state.memory, config.memory) {
+            (AliasMemoryState::Full(mem), AliasMemory::Full) => {
+                check_buffers(
+                    "previous-gradient buffers do not match the layout",
+                    layout,
+                    &mem.prev_grad,
+                    true,
+                )?;
+                check_buffers(
+                    "momentum buffers do not match the layout and momentum setting",
+                    layout,
+                    &mem.momentum,
+                    config.momentum.is_some(),
+                )?;
+                check_buffers(
+                    "anchor buffers do not match the layout and update_gap setting",
+                    layout,
+                    &mem.anchor,
+                    config.rule.update_gap > 1,
+                )?;
+                for buffers in [&mem.prev_grad, &mem.momentum, &mem.anchor] {
+                    check_values("ALIAS buffers must be finite", buffers, false)?;
+                }
             }
-        };
-        if !bits_ok(&state.prev_pos) || !bits_ok(&state.prev_neg) {
-            return Err(Error::IncompatibleState {
-                reason: "sign-memory buffers do not match the layout and sign_only_memory setting",
-            });
-        }
-        check_scalar(
-            "previous gradient norm must be finite and >= 0",
-            state.prev_grad_l1,
-            true,
-        )?;
-        check_buffers(
-            "previous-gradient buffers do not match the layout",
-            layout,
-            &state.prev_grad,
-            !sign_only,
-        )?;
-        check_buffers(
-            "momentum buffers do not match the layout and momentum setting",
-            layout,
-            &state.momentum,
-            config.momentum.is_some(),
-        )?;
-        check_buffers(
-            "anchor buffers do not match the layout and update_gap setting",
-            layout,
-            &state.anchor,
-            config.rule.update_gap > 1,
-        )?;
-        for buffers in [&state.prev_grad, &state.momentum, &state.anchor] {
-            check_values("ALIAS buffers must be finite", buffers, false)?;
+            (AliasMemoryState::SignOnly(mem), AliasMemory::SignOnly) => {
+                if !fits_layout_with(layout, &mem.pos, packed_words)
+                    || !fits_layout_with(layout, &mem.neg, packed_words)
+                {
+                    return mismatch("sign-memory buffers do not match the layout");
+                }
+                check_scalar(
+                    "previous gradient norm must be finite and >= 0",
+                    mem.grad_l1,
+                    true,
+                )?;
+            }
+            _ => return mismatch("the state's memory kind differs from the configuration's"),
         }
         Ok(())
     }
@@ -754,14 +875,14 @@ mod tests {
         let mut x = [0.0, 0.0];
         let r0 = o.step_flat(&mut x, &[2.0, -1.0], None).unwrap();
         assert_eq!((r0.stepsize, x), (0.5, [-0.5, 0.5]));
-        assert_eq!(o.state().momentum[0], [1.0, -0.5]);
+        assert_eq!(o.state().memory.full().unwrap().momentum[0], [1.0, -0.5]);
         let r1 = o.step_flat(&mut x, &[-4.0, 1.0], None).unwrap();
         let (_, s, d_sum, d, r) = alias_fields(&r1);
         // ‖g_1 − g_0‖_1 = 6 + 2 = 8 over ‖Δx‖_∞ = 0.5: r_0 = 16, S = 20.
         assert_eq!((r, s, d_sum, d), (Some(16.0), 20.0, Some(-2.5), Some(1.0)));
         let g1 = (1.0f64 / 20.0).sqrt();
         assert_eq!(r1.stepsize, g1);
-        assert_eq!(o.state().momentum[0], [-1.5, 0.25]);
+        assert_eq!(o.state().memory.full().unwrap().momentum[0], [-1.5, 0.25]);
         assert_eq!(x, [-0.5 + g1, 0.5 - g1]);
     }
 
