@@ -191,68 +191,132 @@ impl Isa {
 #[derive(Debug, Clone, Copy)]
 struct ScalarIsa;
 
-/// Every kernel with a float element type `E`, once: `$m!` receives the list. It defines
-/// [`ArchKernels`] (each default body is the scalar reference) and its forwarding to the
-/// backend an [`Isa`] holds; a new kernel is one line here (plus its scalar specification, its
-/// SIMD body and its [`Kernels`] wrapper).
-macro_rules! with_float_kernels {
+/// Every kernel, once: `$m!` receives the list. Float kernels (element type `E`) define
+/// [`ArchKernels`], count kernels (no float type) [`ArchCounts`]; from the same list come each
+/// trait's default bodies (the [`scalar`] reference), its forwarding for [`Isa`] and the public
+/// [`Kernels`] methods with their thread split. A new kernel is its scalar specification, its SIMD
+/// body and one entry here.
+///
+/// Arguments: slices of `E` or `i32` are per element, `u64` slices hold packed signs (64 elements
+/// per word), scalars are passed to every chunk. A kernel's `f64` result is a maximum; see
+/// [`parallel::Reduce`] for how chunk results combine.
+macro_rules! with_kernels {
     ($m:ident $(, $extra:ty)?) => {
         $m! {
             $($extra;)?
+            float:
+            /// Index of the first NaN or infinite element, if any. See [`scalar::first_non_finite`].
             fn first_non_finite(v: &[E]) -> Option<usize>;
+            /// Sign step with decoupled decay: `x ← x·decay − γ·sign(g)`. See [`scalar::sign_step`].
             fn sign_step(x: &mut [E], g: &[E], gamma: E, decay: E);
+            /// `x ← x + s·g`, the streaming loop with the sign step's memory traffic: the
+            /// benchmarks' roofline. See [`scalar::axpy`].
             fn axpy(x: &mut [E], g: &[E], s: E);
+            /// Momentum sign step: `m ← β·m + (1−β)·g`, `x ← x·decay − γ·sign(m)`.
+            /// See [`scalar::momentum_sign_step`].
             fn momentum_sign_step(
                 x: &mut [E], m: &mut [E], g: &[E], beta: E, one_minus_beta: E, gamma: E, decay: E
             );
+            /// `‖g − prev‖_1`, `⟨g, sign(dir)⟩` and finiteness of `g` in one pass.
+            /// See [`scalar::alias_stats`]; the sums are within the bound in the module docs.
             fn alias_stats(g: &[E], prev: &[E], dir: &[E]) -> AliasStats;
+            /// Fused ALIAS update `x ← x·decay − γ·sign(g)`, `store ← g`; returns the exact
+            /// `max |x_new − x_old|`. See [`scalar::sign_step_store`].
             fn sign_step_store(x: &mut [E], g: &[E], store: &mut [E], gamma: E, decay: E) -> f64;
+            /// Fused ALIAS update with momentum; returns the exact `max |x_new − x_old|`.
+            /// See [`scalar::momentum_sign_step_store`].
             fn momentum_sign_step_store(
                 x: &mut [E], m: &mut [E], g: &[E], store: &mut [E],
                 beta: E, one_minus_beta: E, gamma: E, decay: E
             ) -> f64;
+            /// `‖v‖_∞` in `f64`, exact (NaN elements are skipped, as `f64::max` does).
+            /// See [`scalar::inf_norm`].
             fn inf_norm(v: &[E]) -> f64;
+            /// Packs `g > 0` into one bit per coordinate (zero, negative and NaN give 0: the 1-bit
+            /// code cannot keep `sign = 0`). `out` holds [`packed_words`]`(g.len())` words.
+            /// See [`scalar::pack_signs_1bit`].
             fn pack_signs_1bit(g: &[E], out: &mut [u64]);
+            /// Unpacks 1-bit signs to `±1` (bit 1 → `+1`, bit 0 → `−1`).
+            /// See [`scalar::unpack_signs_1bit`].
             fn unpack_signs_1bit(bits: &[u64], out: &mut [E]);
+            /// Packs `sign(g)` into two bit planes, `pos` (`g > 0`) and `neg` (`g < 0`), so
+            /// `sign = 0` (from `±0` or NaN) stays distinct. See [`scalar::pack_signs_2bit`].
             fn pack_signs_2bit(g: &[E], pos: &mut [u64], neg: &mut [u64]);
+            /// Unpacks 2-bit signs to `+1`, `−1` or `0`. See [`scalar::unpack_signs_2bit`].
             fn unpack_signs_2bit(pos: &[u64], neg: &[u64], out: &mut [E]);
+            /// `⟨g, s⟩`, `‖g‖_1` and finiteness of `g` in one pass, where `s` is a 2-bit packed
+            /// sign vector: the statistics of sign-only-memory ALIAS.
+            /// See [`scalar::dot_sign_packed_2bit`]; the sums are within the bound in the module
+            /// docs.
             fn dot_sign_packed_2bit(g: &[E], pos: &[u64], neg: &[u64]) -> SignDot;
+            /// Majority vote, step 1: adds one voter's `sign(g)` to `counts`.
+            /// See [`scalar::accumulate_signs`].
+            ///
+            /// A vote over `M` workers: zero an `i32` buffer, add each worker's signs (from its
+            /// gradient with this method, or from its packed bits with
+            /// [`accumulate_signs_2bit`](Self::accumulate_signs_2bit) /
+            /// [`accumulate_signs_1bit`](Self::accumulate_signs_1bit)), then read the winning
+            /// sign with [`vote_from_counts`](Self::vote_from_counts) or
+            /// [`vote_from_counts_2bit`](Self::vote_from_counts_2bit); a tie gives 0.
+            ///
+            /// ```
+            /// use signfree::kernels::Kernels;
+            /// let k = Kernels::detect();
+            /// let mut counts = [0_i32; 3];
+            /// for g in [[1.0_f32, -2.0, 0.5], [3.0, 4.0, -1.0], [-1.0, -1.0, 0.0]] {
+            ///     k.accumulate_signs(&g, &mut counts);
+            /// }
+            /// let mut vote = [0.0_f32; 3];
+            /// k.vote_from_counts(&counts, &mut vote);
+            /// assert_eq!(vote, [1.0, -1.0, 0.0]); // 2–1, 1–2, and a 1–1 tie
+            /// ```
             fn accumulate_signs(g: &[E], counts: &mut [i32]);
+            /// Majority vote, step 2: `out[i] = sign(counts[i])` (a tie gives 0).
+            /// See [`scalar::vote_from_counts`].
             fn vote_from_counts(counts: &[i32], out: &mut [E]);
+            counts:
+            /// Majority vote, step 1 from packed 2-bit signs: `counts[i] += pos_bit − neg_bit`.
+            /// See [`scalar::accumulate_signs_2bit`].
+            fn accumulate_signs_2bit(pos: &[u64], neg: &[u64], counts: &mut [i32]);
+            /// Majority vote, step 1 from packed 1-bit signs: `counts[i] += 2·bit − 1`.
+            /// See [`scalar::accumulate_signs_1bit`].
+            fn accumulate_signs_1bit(bits: &[u64], counts: &mut [i32]);
+            /// Majority vote, step 2, packed: the 2-bit code of `sign(counts[i])` (a tie sets
+            /// neither bit). See [`scalar::vote_from_counts_2bit`].
+            fn vote_from_counts_2bit(counts: &[i32], pos: &mut [u64], neg: &mut [u64]);
         }
     };
 }
 
-/// Defines [`ArchKernels`] from the list.
-macro_rules! arch_kernels_trait {
-    ($(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {
+/// Defines [`ArchKernels`] and [`ArchCounts`] from the list.
+macro_rules! arch_traits {
+    (
+        float: $($(#[$fdoc:meta])* fn $f:ident($($fa:ident: $ft:ty),* $(,)?) $(-> $fr:ty)?;)*
+        counts: $($(#[$cdoc:meta])* fn $c:ident($($ca:ident: $ct:ty),* $(,)?) $(-> $cr:ty)?;)*
+    ) => {
         /// One backend's kernels for element type `E`. The default bodies are the scalar
         /// reference; an architecture module overrides what it accelerates. Callers have
         /// checked lengths.
         pub(crate) trait ArchKernels<E: Float>: Copy + Send + Sync {
             $(
                 #[allow(clippy::too_many_arguments)]
-                fn $name(self, $($arg: $ty),*) $(-> $ret)? {
-                    scalar::$name($($arg),*)
+                fn $f(self, $($fa: $ft),*) $(-> $fr)? {
+                    scalar::$f($($fa),*)
+                }
+            )*
+        }
+
+        /// One backend's kernels on sign counts and packed bits (no float element type).
+        pub(crate) trait ArchCounts: Copy + Send + Sync {
+            $(
+                fn $c(self, $($ca: $ct),*) $(-> $cr)? {
+                    scalar::$c($($ca),*)
                 }
             )*
         }
     };
 }
-with_float_kernels!(arch_kernels_trait);
-
-/// One backend's kernels on sign counts and packed bits (no float element type).
-pub(crate) trait ArchCounts: Copy + Send + Sync {
-    fn accumulate_signs_2bit(self, pos: &[u64], neg: &[u64], counts: &mut [i32]) {
-        scalar::accumulate_signs_2bit(pos, neg, counts)
-    }
-    fn accumulate_signs_1bit(self, bits: &[u64], counts: &mut [i32]) {
-        scalar::accumulate_signs_1bit(bits, counts)
-    }
-    fn vote_from_counts_2bit(self, counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
-        scalar::vote_from_counts_2bit(counts, pos, neg)
-    }
-}
+with_kernels!(arch_traits);
 
 /// The fallback keeps the reference's simple loops and replaces the ALIAS statistics, the sign
 /// steps and the fused updates with versions the compiler can vectorise (`portable`: lane-parallel
@@ -310,69 +374,106 @@ macro_rules! on_isa {
     };
 }
 
-/// Implements [`ArchKernels`] for [`Isa`] (forwarding to the backend it holds) for one element
-/// type, from the list.
+/// Implements [`ArchKernels`] (for one element type) and [`ArchCounts`] for [`Isa`], forwarding
+/// to the backend it holds, from the list.
 macro_rules! isa_forwards {
-    ($e:ty; $(fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {
+    (
+        $e:ty;
+        float: $($(#[$fdoc:meta])* fn $f:ident($($fa:ident: $ft:ty),* $(,)?) $(-> $fr:ty)?;)*
+        counts: $($(#[$cdoc:meta])* fn $c:ident($($ca:ident: $ct:ty),* $(,)?) $(-> $cr:ty)?;)*
+    ) => {
         const _: () = {
             type E = $e;
             impl ArchKernels<E> for Isa {
                 $(
                     #[allow(clippy::too_many_arguments)]
-                    fn $name(self, $($arg: $ty),*) $(-> $ret)? {
-                        on_isa!(self, $name($($arg),*))
+                    fn $f(self, $($fa: $ft),*) $(-> $fr)? {
+                        on_isa!(self, $f($($fa),*))
                     }
                 )*
             }
         };
     };
-}
-with_float_kernels!(isa_forwards, f32);
-with_float_kernels!(isa_forwards, f64);
-
-impl ArchCounts for Isa {
-    fn accumulate_signs_2bit(self, pos: &[u64], neg: &[u64], counts: &mut [i32]) {
-        on_isa!(self, accumulate_signs_2bit(pos, neg, counts))
-    }
-    fn accumulate_signs_1bit(self, bits: &[u64], counts: &mut [i32]) {
-        on_isa!(self, accumulate_signs_1bit(bits, counts))
-    }
-    fn vote_from_counts_2bit(self, counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
-        on_isa!(self, vote_from_counts_2bit(counts, pos, neg))
-    }
-}
-
-/// Rebinds generic slices and scalars to `f32` or `f64` and runs `$body` with `E` set to it.
-///
-/// `Float` is sealed to the two types, so exactly one arm matches; scalars go through `f64`,
-/// which is exact both ways for an `f32` value.
-macro_rules! concrete {
-    ($F:ty; slices: [$($s:ident),*]; mut: [$($m:ident),*]; scalars: [$($c:ident),*]; $body:expr) => {{
-        if <$F as Float>::BYTES == 4 {
-            $(let $s: &[f32] = match <$F as crate::float::sealed::Sealed>::dispatch_view($s) {
-                Slice::F32(v) => v,
-                Slice::F64(_) => unreachable!("F is f32"),
-            };)*
-            $(let $m: &mut [f32] = match <$F as crate::float::sealed::Sealed>::dispatch_view_mut($m) {
-                SliceMut::F32(v) => v,
-                SliceMut::F64(_) => unreachable!("F is f32"),
-            };)*
-            $(let $c = $c.to_f64() as f32;)*
-            $body
-        } else {
-            $(let $s: &[f64] = match <$F as crate::float::sealed::Sealed>::dispatch_view($s) {
-                Slice::F64(v) => v,
-                Slice::F32(_) => unreachable!("F is f64"),
-            };)*
-            $(let $m: &mut [f64] = match <$F as crate::float::sealed::Sealed>::dispatch_view_mut($m) {
-                SliceMut::F64(v) => v,
-                SliceMut::F32(_) => unreachable!("F is f64"),
-            };)*
-            $(let $c = $c.to_f64();)*
-            $body
+    (
+        float: $($(#[$fdoc:meta])* fn $f:ident($($fa:ident: $ft:ty),* $(,)?) $(-> $fr:ty)?;)*
+        counts: $($(#[$cdoc:meta])* fn $c:ident($($ca:ident: $ct:ty),* $(,)?) $(-> $cr:ty)?;)*
+    ) => {
+        impl ArchCounts for Isa {
+            $(
+                fn $c(self, $($ca: $ct),*) $(-> $cr)? {
+                    on_isa!(self, $c($($ca),*))
+                }
+            )*
         }
-    }};
+    };
 }
+with_kernels!(isa_forwards, f32);
+with_kernels!(isa_forwards, f64);
+with_kernels!(isa_forwards);
+
+/// A kernel argument as its `f32` or `f64` type: slices and scalars of a generic [`Float`] `E`
+/// become the concrete type (`Float` is sealed to the two, so exactly one conversion is ever
+/// taken; scalars go through `f64`, which is exact both ways for an `f32` value); other
+/// arguments pass unchanged.
+trait Concrete<T> {
+    type Out;
+    fn concrete(self) -> Self::Out;
+}
+
+macro_rules! concrete_impls {
+    ($t:ty, $variant:ident) => {
+        impl<'a, E: Float> Concrete<$t> for &'a [E] {
+            type Out = &'a [$t];
+            fn concrete(self) -> &'a [$t] {
+                match <E as crate::float::sealed::Sealed>::dispatch_view(self) {
+                    Slice::$variant(v) => v,
+                    _ => unreachable!("the element type is {}", stringify!($t)),
+                }
+            }
+        }
+        impl<'a, E: Float> Concrete<$t> for &'a mut [E] {
+            type Out = &'a mut [$t];
+            fn concrete(self) -> &'a mut [$t] {
+                match <E as crate::float::sealed::Sealed>::dispatch_view_mut(self) {
+                    SliceMut::$variant(v) => v,
+                    _ => unreachable!("the element type is {}", stringify!($t)),
+                }
+            }
+        }
+        impl<E: Float> Concrete<$t> for E {
+            type Out = $t;
+            fn concrete(self) -> $t {
+                self.to_f64() as $t
+            }
+        }
+        impl<'a> Concrete<$t> for &'a [u64] {
+            type Out = &'a [u64];
+            fn concrete(self) -> &'a [u64] {
+                self
+            }
+        }
+        impl<'a> Concrete<$t> for &'a mut [u64] {
+            type Out = &'a mut [u64];
+            fn concrete(self) -> &'a mut [u64] {
+                self
+            }
+        }
+        impl<'a> Concrete<$t> for &'a [i32] {
+            type Out = &'a [i32];
+            fn concrete(self) -> &'a [i32] {
+                self
+            }
+        }
+        impl<'a> Concrete<$t> for &'a mut [i32] {
+            type Out = &'a mut [i32];
+            fn concrete(self) -> &'a mut [i32] {
+                self
+            }
+        }
+    };
+}
+concrete_impls!(f32, F32);
+concrete_impls!(f64, F64);
 
 /// The kernel entry points, bound to one backend chosen once and a thread count.
 ///
@@ -478,478 +579,71 @@ impl Kernels {
             .then(|| parallel::chunk_len(n, self.threads))
     }
 
-    /// Index of the first NaN or infinite element, if any. See [`scalar::first_non_finite`].
-    pub fn first_non_finite<F: Float>(&self, v: &[F]) -> Option<usize> {
-        concrete!(F; slices: [v]; mut: []; scalars: []; self.first_non_finite_t(v))
-    }
-
-    fn first_non_finite_t<E: Float>(&self, v: &[E]) -> Option<usize>
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let Some(cl) = self.split(v.len()) else {
-            return isa.first_non_finite(v);
-        };
-        let mut found = None;
-        parallel::run(
-            v.chunks(cl).enumerate(),
-            |(k, v)| isa.first_non_finite(v).map(|i| k * cl + i),
-            |r| found = found.or(r),
-        );
-        found
-    }
-
-    /// Sign step with decoupled decay: `x ← x·decay − γ·sign(g)`. See [`scalar::sign_step`].
-    pub fn sign_step<F: Float>(&self, x: &mut [F], g: &[F], gamma: F, decay: F) {
-        assert_eq!(x.len(), g.len(), "sign_step: length mismatch");
-        concrete!(F; slices: [g]; mut: [x]; scalars: [gamma, decay];
-            self.sign_step_t(x, g, gamma, decay))
-    }
-
-    fn sign_step_t<E: Float>(&self, x: &mut [E], g: &[E], gamma: E, decay: E)
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let Some(cl) = self.split(x.len()) else {
-            return isa.sign_step(x, g, gamma, decay);
-        };
-        parallel::run(
-            x.chunks_mut(cl).zip(g.chunks(cl)),
-            |(x, g)| isa.sign_step(x, g, gamma, decay),
-            |()| {},
-        );
-    }
-
-    /// `x ← x + s·g`, the streaming loop with the sign step's memory traffic: the benchmarks'
-    /// roofline. See [`scalar::axpy`].
-    pub fn axpy<F: Float>(&self, x: &mut [F], g: &[F], s: F) {
-        assert_eq!(x.len(), g.len(), "axpy: length mismatch");
-        concrete!(F; slices: [g]; mut: [x]; scalars: [s]; {
-            let isa = self.isa;
-            match self.split(x.len()) {
-                None => isa.axpy(x, g, s),
-                Some(cl) => parallel::run(
-                    x.chunks_mut(cl).zip(g.chunks(cl)),
-                    |(x, g)| isa.axpy(x, g, s),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// Momentum sign step: `m ← β·m + (1−β)·g`, `x ← x·decay − γ·sign(m)`.
-    /// See [`scalar::momentum_sign_step`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn momentum_sign_step<F: Float>(
+    /// Runs `kernel` on `args` (a kernel's argument tuple), split by element ranges over the
+    /// threads, and combines the chunks' results in order.
+    ///
+    /// # Panics
+    /// If an argument does not fit the length of the first per-element slice.
+    fn run<A: parallel::Part, R: parallel::Reduce>(
         &self,
-        x: &mut [F],
-        m: &mut [F],
-        g: &[F],
-        beta: F,
-        one_minus_beta: F,
-        gamma: F,
-        decay: F,
-    ) {
-        assert!(
-            x.len() == g.len() && m.len() == g.len(),
-            "momentum_sign_step: length mismatch"
-        );
-        concrete!(F; slices: [g]; mut: [x, m]; scalars: [beta, one_minus_beta, gamma, decay];
-            self.momentum_sign_step_t(x, m, g, [beta, one_minus_beta, gamma, decay]))
-    }
-
-    fn momentum_sign_step_t<E: Float>(&self, x: &mut [E], m: &mut [E], g: &[E], c: [E; 4])
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let [b, omb, gamma, decay] = c;
-        let Some(cl) = self.split(x.len()) else {
-            return isa.momentum_sign_step(x, m, g, b, omb, gamma, decay);
+        name: &str,
+        args: A,
+        kernel: impl Fn(A) -> R + Sync,
+    ) -> R {
+        let n = args.elems().unwrap_or(0);
+        assert!(args.fits(n), "{name}: length mismatch");
+        let Some(cl) = self.split(n) else {
+            return kernel(args);
         };
+        let mut total: Option<R> = None;
         parallel::run(
-            x.chunks_mut(cl).zip(m.chunks_mut(cl)).zip(g.chunks(cl)),
-            |((x, m), g)| isa.momentum_sign_step(x, m, g, b, omb, gamma, decay),
-            |()| {},
-        );
-    }
-
-    /// `‖g − prev‖_1`, `⟨g, sign(dir)⟩` and finiteness of `g` in one pass.
-    /// See [`scalar::alias_stats`]; the sums are within the bound in the module docs.
-    pub fn alias_stats<F: Float>(&self, g: &[F], prev: &[F], dir: &[F]) -> AliasStats {
-        assert!(
-            g.len() == prev.len() && g.len() == dir.len(),
-            "alias_stats: length mismatch"
-        );
-        concrete!(F; slices: [g, prev, dir]; mut: []; scalars: [];
-            self.alias_stats_t(g, prev, dir))
-    }
-
-    fn alias_stats_t<E: Float>(&self, g: &[E], prev: &[E], dir: &[E]) -> AliasStats
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let Some(cl) = self.split(g.len()) else {
-            return isa.alias_stats(g, prev, dir);
-        };
-        let mut total = AliasStats {
-            diff_l1: 0.0,
-            dot_sign: 0.0,
-            finite: true,
-        };
-        parallel::run(
-            g.chunks(cl).zip(prev.chunks(cl)).zip(dir.chunks(cl)),
-            |((g, p), d)| isa.alias_stats(g, p, d),
-            |s| {
-                total.diff_l1 += s.diff_l1;
-                total.dot_sign += s.dot_sign;
-                total.finite &= s.finite;
+            parallel::Chunks::new(args, n, cl),
+            |(offset, args)| (offset, kernel(args)),
+            |(offset, r)| {
+                total = Some(match total.take() {
+                    None => r,
+                    Some(t) => t.then(r, offset),
+                })
             },
         );
-        total
-    }
-
-    /// Fused ALIAS update `x ← x·decay − γ·sign(g)`, `store ← g`; returns the exact
-    /// `max |x_new − x_old|`. See [`scalar::sign_step_store`].
-    pub fn sign_step_store<F: Float>(
-        &self,
-        x: &mut [F],
-        g: &[F],
-        store: &mut [F],
-        gamma: F,
-        decay: F,
-    ) -> f64 {
-        assert!(
-            x.len() == g.len() && store.len() == g.len(),
-            "sign_step_store: length mismatch"
-        );
-        concrete!(F; slices: [g]; mut: [x, store]; scalars: [gamma, decay];
-            self.sign_step_store_t(x, g, store, gamma, decay))
-    }
-
-    fn sign_step_store_t<E: Float>(
-        &self,
-        x: &mut [E],
-        g: &[E],
-        store: &mut [E],
-        gamma: E,
-        decay: E,
-    ) -> f64
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let Some(cl) = self.split(x.len()) else {
-            return isa.sign_step_store(x, g, store, gamma, decay);
-        };
-        let mut moved = 0.0_f64;
-        parallel::run(
-            x.chunks_mut(cl).zip(g.chunks(cl)).zip(store.chunks_mut(cl)),
-            |((x, g), s)| isa.sign_step_store(x, g, s, gamma, decay),
-            |m| moved = moved.max(m),
-        );
-        moved
-    }
-
-    /// Fused ALIAS update with momentum; returns the exact `max |x_new − x_old|`.
-    /// See [`scalar::momentum_sign_step_store`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn momentum_sign_step_store<F: Float>(
-        &self,
-        x: &mut [F],
-        m: &mut [F],
-        g: &[F],
-        store: &mut [F],
-        beta: F,
-        one_minus_beta: F,
-        gamma: F,
-        decay: F,
-    ) -> f64 {
-        assert!(
-            x.len() == g.len() && m.len() == g.len() && store.len() == g.len(),
-            "momentum_sign_step_store: length mismatch"
-        );
-        concrete!(F; slices: [g]; mut: [x, m, store];
-            scalars: [beta, one_minus_beta, gamma, decay];
-            self.momentum_sign_step_store_t(x, m, g, store, [beta, one_minus_beta, gamma, decay]))
-    }
-
-    fn momentum_sign_step_store_t<E: Float>(
-        &self,
-        x: &mut [E],
-        m: &mut [E],
-        g: &[E],
-        store: &mut [E],
-        c: [E; 4],
-    ) -> f64
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let [b, omb, gamma, decay] = c;
-        let Some(cl) = self.split(x.len()) else {
-            return isa.momentum_sign_step_store(x, m, g, store, b, omb, gamma, decay);
-        };
-        let mut moved = 0.0_f64;
-        parallel::run(
-            x.chunks_mut(cl)
-                .zip(m.chunks_mut(cl))
-                .zip(g.chunks(cl))
-                .zip(store.chunks_mut(cl)),
-            |(((x, m), g), s)| isa.momentum_sign_step_store(x, m, g, s, b, omb, gamma, decay),
-            |r| moved = moved.max(r),
-        );
-        moved
-    }
-
-    /// `‖v‖_∞` in `f64`, exact (NaN elements are skipped, as `f64::max` does).
-    /// See [`scalar::inf_norm`].
-    pub fn inf_norm<F: Float>(&self, v: &[F]) -> f64 {
-        concrete!(F; slices: [v]; mut: []; scalars: []; self.inf_norm_t(v))
-    }
-
-    fn inf_norm_t<E: Float>(&self, v: &[E]) -> f64
-    where
-        Isa: ArchKernels<E>,
-    {
-        let isa = self.isa;
-        let Some(cl) = self.split(v.len()) else {
-            return isa.inf_norm(v);
-        };
-        let mut norm = 0.0_f64;
-        parallel::run(v.chunks(cl), |v| isa.inf_norm(v), |r| norm = norm.max(r));
-        norm
-    }
-
-    /// Packs `g > 0` into one bit per coordinate (zero, negative and NaN give 0: the 1-bit code
-    /// cannot keep `sign = 0`). `out` holds [`packed_words`]`(g.len())` words.
-    /// See [`scalar::pack_signs_1bit`].
-    pub fn pack_signs_1bit<F: Float>(&self, g: &[F], out: &mut [u64]) {
-        assert_eq!(
-            out.len(),
-            packed_words(g.len()),
-            "pack_signs_1bit: length mismatch"
-        );
-        concrete!(F; slices: [g]; mut: []; scalars: []; {
-            let isa = self.isa;
-            match self.split(g.len()) {
-                None => isa.pack_signs_1bit(g, out),
-                Some(cl) => parallel::run(
-                    g.chunks(cl).zip(out.chunks_mut(cl / 64)),
-                    |(g, o)| isa.pack_signs_1bit(g, o),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// Unpacks 1-bit signs to `±1` (bit 1 → `+1`, bit 0 → `−1`).
-    /// See [`scalar::unpack_signs_1bit`].
-    pub fn unpack_signs_1bit<F: Float>(&self, bits: &[u64], out: &mut [F]) {
-        assert_eq!(
-            bits.len(),
-            packed_words(out.len()),
-            "unpack_signs_1bit: length mismatch"
-        );
-        concrete!(F; slices: []; mut: [out]; scalars: []; {
-            let isa = self.isa;
-            match self.split(out.len()) {
-                None => isa.unpack_signs_1bit(bits, out),
-                Some(cl) => parallel::run(
-                    bits.chunks(cl / 64).zip(out.chunks_mut(cl)),
-                    |(b, o)| isa.unpack_signs_1bit(b, o),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// Packs `sign(g)` into two bit planes, `pos` (`g > 0`) and `neg` (`g < 0`), so `sign = 0`
-    /// (from `±0` or NaN) stays distinct. See [`scalar::pack_signs_2bit`].
-    pub fn pack_signs_2bit<F: Float>(&self, g: &[F], pos: &mut [u64], neg: &mut [u64]) {
-        let words = packed_words(g.len());
-        assert!(
-            pos.len() == words && neg.len() == words,
-            "pack_signs_2bit: length mismatch"
-        );
-        concrete!(F; slices: [g]; mut: []; scalars: []; {
-            let isa = self.isa;
-            match self.split(g.len()) {
-                None => isa.pack_signs_2bit(g, pos, neg),
-                Some(cl) => parallel::run(
-                    g.chunks(cl).zip(pos.chunks_mut(cl / 64)).zip(neg.chunks_mut(cl / 64)),
-                    |((g, p), n)| isa.pack_signs_2bit(g, p, n),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// Unpacks 2-bit signs to `+1`, `−1` or `0`. See [`scalar::unpack_signs_2bit`].
-    pub fn unpack_signs_2bit<F: Float>(&self, pos: &[u64], neg: &[u64], out: &mut [F]) {
-        let words = packed_words(out.len());
-        assert!(
-            pos.len() == words && neg.len() == words,
-            "unpack_signs_2bit: length mismatch"
-        );
-        concrete!(F; slices: []; mut: [out]; scalars: []; {
-            let isa = self.isa;
-            match self.split(out.len()) {
-                None => isa.unpack_signs_2bit(pos, neg, out),
-                Some(cl) => parallel::run(
-                    pos.chunks(cl / 64).zip(neg.chunks(cl / 64)).zip(out.chunks_mut(cl)),
-                    |((p, n), o)| isa.unpack_signs_2bit(p, n, o),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// `⟨g, s⟩`, `‖g‖_1` and finiteness of `g` in one pass, where `s` is a 2-bit packed sign
-    /// vector: the statistics of sign-only-memory ALIAS. See [`scalar::dot_sign_packed_2bit`];
-    /// the sums are within the bound in the module docs.
-    pub fn dot_sign_packed_2bit<F: Float>(&self, g: &[F], pos: &[u64], neg: &[u64]) -> SignDot {
-        let words = packed_words(g.len());
-        assert!(
-            pos.len() == words && neg.len() == words,
-            "dot_sign_packed_2bit: length mismatch"
-        );
-        concrete!(F; slices: [g]; mut: []; scalars: []; {
-            let isa = self.isa;
-            match self.split(g.len()) {
-                None => isa.dot_sign_packed_2bit(g, pos, neg),
-                Some(cl) => {
-                    let mut total = SignDot { dot_sign: 0.0, l1: 0.0, finite: true };
-                    parallel::run(
-                        g.chunks(cl).zip(pos.chunks(cl / 64)).zip(neg.chunks(cl / 64)),
-                        |((g, p), n)| isa.dot_sign_packed_2bit(g, p, n),
-                        |s| {
-                            total.dot_sign += s.dot_sign;
-                            total.l1 += s.l1;
-                            total.finite &= s.finite;
-                        },
-                    );
-                    total
-                }
-            }
-        })
-    }
-
-    /// Majority vote, step 1: adds one voter's `sign(g)` to `counts`.
-    /// See [`scalar::accumulate_signs`].
-    ///
-    /// A vote over `M` workers: zero an `i32` buffer, add each worker's signs (from its
-    /// gradient with this method, or from its packed bits with
-    /// [`accumulate_signs_2bit`](Self::accumulate_signs_2bit) /
-    /// [`accumulate_signs_1bit`](Self::accumulate_signs_1bit)), then read the winning sign with
-    /// [`vote_from_counts`](Self::vote_from_counts) or
-    /// [`vote_from_counts_2bit`](Self::vote_from_counts_2bit); a tie gives 0.
-    ///
-    /// ```
-    /// use signfree::kernels::Kernels;
-    /// let k = Kernels::detect();
-    /// let mut counts = [0_i32; 3];
-    /// for g in [[1.0_f32, -2.0, 0.5], [3.0, 4.0, -1.0], [-1.0, -1.0, 0.0]] {
-    ///     k.accumulate_signs(&g, &mut counts);
-    /// }
-    /// let mut vote = [0.0_f32; 3];
-    /// k.vote_from_counts(&counts, &mut vote);
-    /// assert_eq!(vote, [1.0, -1.0, 0.0]); // 2–1, 1–2, and a 1–1 tie
-    /// ```
-    pub fn accumulate_signs<F: Float>(&self, g: &[F], counts: &mut [i32]) {
-        assert_eq!(g.len(), counts.len(), "accumulate_signs: length mismatch");
-        concrete!(F; slices: [g]; mut: []; scalars: []; {
-            let isa = self.isa;
-            match self.split(g.len()) {
-                None => isa.accumulate_signs(g, counts),
-                Some(cl) => parallel::run(
-                    g.chunks(cl).zip(counts.chunks_mut(cl)),
-                    |(g, c)| isa.accumulate_signs(g, c),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// Majority vote, step 1 from packed 2-bit signs: `counts[i] += pos_bit − neg_bit`.
-    /// See [`scalar::accumulate_signs_2bit`].
-    pub fn accumulate_signs_2bit(&self, pos: &[u64], neg: &[u64], counts: &mut [i32]) {
-        let words = packed_words(counts.len());
-        assert!(
-            pos.len() == words && neg.len() == words,
-            "accumulate_signs_2bit: length mismatch"
-        );
-        let isa = self.isa;
-        match self.split(counts.len()) {
-            None => isa.accumulate_signs_2bit(pos, neg, counts),
-            Some(cl) => parallel::run(
-                pos.chunks(cl / 64)
-                    .zip(neg.chunks(cl / 64))
-                    .zip(counts.chunks_mut(cl)),
-                |((p, n), c)| isa.accumulate_signs_2bit(p, n, c),
-                |()| {},
-            ),
-        }
-    }
-
-    /// Majority vote, step 1 from packed 1-bit signs: `counts[i] += 2·bit − 1`.
-    /// See [`scalar::accumulate_signs_1bit`].
-    pub fn accumulate_signs_1bit(&self, bits: &[u64], counts: &mut [i32]) {
-        assert_eq!(
-            bits.len(),
-            packed_words(counts.len()),
-            "accumulate_signs_1bit: length mismatch"
-        );
-        let isa = self.isa;
-        match self.split(counts.len()) {
-            None => isa.accumulate_signs_1bit(bits, counts),
-            Some(cl) => parallel::run(
-                bits.chunks(cl / 64).zip(counts.chunks_mut(cl)),
-                |(b, c)| isa.accumulate_signs_1bit(b, c),
-                |()| {},
-            ),
-        }
-    }
-
-    /// Majority vote, step 2: `out[i] = sign(counts[i])` (a tie gives 0).
-    /// See [`scalar::vote_from_counts`].
-    pub fn vote_from_counts<F: Float>(&self, counts: &[i32], out: &mut [F]) {
-        assert_eq!(counts.len(), out.len(), "vote_from_counts: length mismatch");
-        concrete!(F; slices: []; mut: [out]; scalars: []; {
-            let isa = self.isa;
-            match self.split(out.len()) {
-                None => isa.vote_from_counts(counts, out),
-                Some(cl) => parallel::run(
-                    counts.chunks(cl).zip(out.chunks_mut(cl)),
-                    |(c, o)| isa.vote_from_counts(c, o),
-                    |()| {},
-                ),
-            }
-        })
-    }
-
-    /// Majority vote, step 2, packed: the 2-bit code of `sign(counts[i])` (a tie sets neither
-    /// bit). See [`scalar::vote_from_counts_2bit`].
-    pub fn vote_from_counts_2bit(&self, counts: &[i32], pos: &mut [u64], neg: &mut [u64]) {
-        let words = packed_words(counts.len());
-        assert!(
-            pos.len() == words && neg.len() == words,
-            "vote_from_counts_2bit: length mismatch"
-        );
-        let isa = self.isa;
-        match self.split(counts.len()) {
-            None => isa.vote_from_counts_2bit(counts, pos, neg),
-            Some(cl) => parallel::run(
-                counts
-                    .chunks(cl)
-                    .zip(pos.chunks_mut(cl / 64))
-                    .zip(neg.chunks_mut(cl / 64)),
-                |((c, p), n)| isa.vote_from_counts_2bit(c, p, n),
-                |()| {},
-            ),
-        }
+        total.expect("at least one chunk")
     }
 }
+
+/// The public [`Kernels`] methods from the list: each converts its arguments to the concrete
+/// element type and hands the backend's kernel to [`Kernels::run`].
+macro_rules! kernel_methods {
+    (
+        float: $($(#[$fdoc:meta])* fn $f:ident($($fa:ident: $ft:ty),* $(,)?) $(-> $fr:ty)?;)*
+        counts: $($(#[$cdoc:meta])* fn $c:ident($($ca:ident: $ct:ty),* $(,)?) $(-> $cr:ty)?;)*
+    ) => {
+        impl Kernels {
+            $(
+                $(#[$fdoc])*
+                #[allow(clippy::too_many_arguments)]
+                pub fn $f<E: Float>(&self, $($fa: $ft),*) $(-> $fr)? {
+                    let isa = self.isa;
+                    if E::BYTES == 4 {
+                        $(let $fa = Concrete::<f32>::concrete($fa);)*
+                        self.run(stringify!($f), ($($fa,)*), |($($fa,)*)| {
+                            ArchKernels::<f32>::$f(isa, $($fa),*)
+                        })
+                    } else {
+                        $(let $fa = Concrete::<f64>::concrete($fa);)*
+                        self.run(stringify!($f), ($($fa,)*), |($($fa,)*)| {
+                            ArchKernels::<f64>::$f(isa, $($fa),*)
+                        })
+                    }
+                }
+            )*
+            $(
+                $(#[$cdoc])*
+                pub fn $c(&self, $($ca: $ct),*) $(-> $cr)? {
+                    let isa = self.isa;
+                    self.run(stringify!($c), ($($ca,)*), |($($ca,)*)| isa.$c($($ca),*))
+                }
+            )*
+        }
+    };
+}
+with_kernels!(kernel_methods);
