@@ -78,7 +78,7 @@
 //! use candle_core::{DType, Device, Tensor, Var};
 //! use candle_nn::Optimizer as _;
 //! use signfree::candle::{CandleOptimizer, StepPath};
-//! use signfree::{AliasSignSgd, AliasSignSgdConfig};
+//! use signfree::{AliasSignSgd, AliasSignSgdConfig, Prodigy, ProdigyConfig};
 //!
 //! # fn main() -> candle_core::Result<()> {
 //! // Least squares ‖A w − b‖² with an exact solution w* = (1, −2).
@@ -96,10 +96,11 @@
 //! assert!((w[0] - 1.0).abs() < 1e-2 && (w[1] + 2.0).abs() < 1e-2, "{w:?}");
 //!
 //! // The same model in bf16 (on a GPU, the same code with `Device::new_cuda(0)?`): the generic
-//! // path, with an f32 master copy of `w`.
+//! // path, with an f32 master copy of `w`. (Prodigy here: paper ALIAS's probe step, 1e-6, does
+//! // not change a bf16 forward pass, so its smoothness estimate never starts; see the README.)
 //! let (a, b) = (a.to_dtype(DType::BF16)?, b.to_dtype(DType::BF16)?);
 //! let w = Var::zeros((2, 1), DType::BF16, &dev)?;
-//! let mut opt = CandleOptimizer::<AliasSignSgd<f32>>::new(vec![w.clone()], AliasSignSgdConfig::default())?;
+//! let mut opt = CandleOptimizer::<Prodigy<f32>>::new(vec![w.clone()], ProdigyConfig::default())?;
 //! assert_eq!(opt.var_path(0), Some(StepPath::Generic));
 //! for _ in 0..500 {
 //!     let loss = a.matmul(&w)?.sub(&b)?.sqr()?.sum_all()?;

@@ -42,9 +42,9 @@ fn random_vars_as(seed: u64, dtypes: &[DType; 2]) -> Vec<Var> {
     vec![var(v(35), &[7, 5], dtypes[0]), var(v(13), &[13], dtypes[1])]
 }
 
-/// A smooth non-quadratic loss of both vars with fixed random data: `Σ_k ‖tanh(c_k ⊙ w_k) − t_k‖²
-/// + 0.1‖w_k‖⁴`-like terms, so that gradients change from step to step. Each var's term is
-/// computed in its dtype, the total in f32.
+/// A smooth non-quadratic loss of both vars with fixed random data, terms like
+/// `‖tanh(c_k ⊙ w_k) − t_k‖² + 0.1‖w_k‖⁴` summed over k, so that gradients change from step to
+/// step. Each var's term is computed in its dtype, the total in f32.
 fn loss(vars: &[Var], seed: u64) -> Tensor {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut total = Tensor::zeros((), DType::F32, &DEV).unwrap();
@@ -632,7 +632,7 @@ fn small_steps_accumulate_in_the_master_copy() {
         assert_bits(opt.master(0).unwrap(), &x, &format!("step {t}"));
         if t == 0 {
             // One step: the master moved, the bf16 var did not.
-            assert_eq!(values(&[w.clone()])[0], vec![1.0; 4]);
+            assert_eq!(values(std::slice::from_ref(&w))[0], vec![1.0; 4]);
         }
     }
     // 100 steps: 1 ∓ 0.01 in f32, rounded to the nearest bf16 (spacing 2⁻⁸ below 1, 2⁻⁷ above).
@@ -706,8 +706,9 @@ fn bf16_mlp_trains() {
     let vars = init();
     train::<signfree::research::DistanceSign<f32>>(Default::default(), &vars, &mse, 300);
     let r5 = value(mse(&vars));
-    assert!(adam < 0.25 * initial, "ALIAS-Adam: {initial} -> {adam}");
-    assert!(r5 < 0.25 * initial, "R5: {initial} -> {r5}");
+    // Measured: 0.582 -> 0.0601 (ALIAS-Adam) and 0.0221 (R5).
+    assert!(adam < 0.15 * initial, "ALIAS-Adam: {initial} -> {adam}");
+    assert!(r5 < 0.08 * initial, "R5: {initial} -> {r5}");
 }
 
 /// On the generic path a NaN gradient, a missing gradient or a wrong-dtype gradient is a typed
@@ -857,8 +858,8 @@ fn var_changed_outside_restarts_its_master() {
         let mut xs: Vec<&mut [f32]> = x.iter_mut().map(|v| v.as_mut_slice()).collect();
         let gs: Vec<&[f32]> = g.iter().map(|v| v.as_slice()).collect();
         slice_opt.step(&mut xs, &gs, Some(value)).unwrap();
-        for k in 0..2 {
-            assert_bits(opt.master(k).unwrap(), &x[k], &format!("step {t} var {k}"));
+        for (k, xk) in x.iter().enumerate() {
+            assert_bits(opt.master(k).unwrap(), xk, &format!("step {t} var {k}"));
         }
     }
 }
