@@ -983,3 +983,76 @@ fn restore_refuses_inconsistent_generic_state() {
     assert!(opt.restore(bad).is_err());
     assert_eq!(opt.save(), good);
 }
+
+/// A run may move between paths: a state saved from bf16 vars (generic, with masters) restores
+/// onto f32 vars (in place; the masters are not needed and dropped), and one saved in place
+/// restores onto bf16 vars (their masters start from the vars' values); both keep stepping.
+#[test]
+fn state_moves_between_paths() {
+    type Alias = CandleOptimizer<signfree::AliasAdam<f32>>;
+    let bf16_vars = random_vars_as(12, &[DType::BF16; 2]);
+    let mut generic = Alias::new(bf16_vars.clone(), AliasAdamConfig::default()).unwrap();
+    for _ in 0..3 {
+        generic.backward_step(&loss(&bf16_vars, 5)).unwrap();
+    }
+    let saved = generic.save();
+    assert_eq!(saved.masters.len(), 2);
+    // f32 vars holding the bf16 run's values.
+    let f32_vars: Vec<Var> = bf16_vars
+        .iter()
+        .map(|v| Var::from_tensor(&v.to_dtype(DType::F32).unwrap()).unwrap())
+        .collect();
+    let mut in_place = Alias::new(f32_vars.clone(), AliasAdamConfig::default()).unwrap();
+    in_place.restore(saved.clone()).unwrap();
+    assert!(in_place.save().masters.is_empty());
+    assert_eq!(in_place.save().trained, saved.trained);
+    in_place.backward_step(&loss(&f32_vars, 5)).unwrap();
+    assert_eq!(in_place.inner().unwrap().steps_taken(), 4);
+
+    // Back: the in-place state onto fresh bf16 copies of the f32 values.
+    let saved = in_place.save();
+    let bf16_again: Vec<Var> = f32_vars
+        .iter()
+        .map(|v| Var::from_tensor(&v.to_dtype(DType::BF16).unwrap()).unwrap())
+        .collect();
+    let mut generic = Alias::new(bf16_again.clone(), AliasAdamConfig::default()).unwrap();
+    generic.restore(saved).unwrap();
+    assert!(generic.master(0).is_none());
+    generic.backward_step(&loss(&bf16_again, 5)).unwrap();
+    assert_eq!(generic.inner().unwrap().steps_taken(), 5);
+    assert_eq!(generic.save().masters.len(), 2);
+}
+
+/// An f16 gradient beyond f16's range is infinite: a typed divergence error, nothing changed
+/// (the generic path does not rescale; loss scaling is the caller's).
+#[test]
+fn f16_gradient_overflow_is_a_typed_error() {
+    let w = Var::from_tensor(
+        &Tensor::new(&[0.5f32, -0.25], &DEV)
+            .unwrap()
+            .to_dtype(DType::F16)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut opt =
+        CandleOptimizer::<signfree::SignSgd<f32>>::new(vec![w.clone()], SignSgdConfig::default())
+            .unwrap();
+    let err = opt
+        .step_with_loss(
+            &(w.as_tensor() * 1e5)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap(),
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NonFiniteGradient { tensor: 0, .. }),
+        "{err}"
+    );
+    assert!(err.is_divergence());
+    assert_eq!(values(&[w])[0], vec![0.5, -0.25]);
+    assert!(opt.master(0).is_none() && opt.inner().is_none());
+}
