@@ -31,8 +31,10 @@
 //! **Master copies.** A `bf16`/`f16` var cannot hold the result of a small step: a `bf16` has
 //! 8 significant bits, so near 1.0 any step below 2⁻⁹ ≈ 0.002 rounds away and sign steps of
 //! 1e-4 would never move the var. The generic path therefore keeps, for each var narrower than
-//! `F`, an `F` master copy that accumulates the updates, and writes its rounding (candle's
-//! round-to-nearest-even conversion) into the var after each step. A var of dtype `F` on an
+//! `F`, an `F` master copy that accumulates the updates, and writes its rounding into the var
+//! after each step (candle's conversion: round to nearest even from `f32`; from an `f64`
+//! master, the `half` crate's conversion first drops the low 32 mantissa bits, so a value just
+//! above a tie may round down). A var of dtype `F` on an
 //! accelerator needs no master: it is read back at each step. Host memory between steps:
 //! `size_of::<F>()` + the var's element size per parameter of each narrower var
 //! ([`CandleOptimizer::master_bytes`]). [`CandleOptimizer::master`] shows a master copy.
