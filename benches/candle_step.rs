@@ -1,7 +1,13 @@
-//! One ALIAS Sign-SGD step on candle vars: the signfree adapter (in place on the vars' storage,
-//! SIMD kernels) against the same method written with candle tensor ops
-//! (`tests/support/candle_ops.rs`). Gradients are precomputed, so only the optimizer step is
-//! timed. Two layouts: the tiny LLaMA example's 56 tensors (1.22M parameters) and one 16M tensor.
+//! One ALIAS Sign-SGD step on candle vars: the signfree adapter's two paths against the same
+//! method written with candle tensor ops (`tests/support/candle_ops.rs`). Gradients are
+//! precomputed, so only the optimizer step is timed. Two layouts: the tiny LLaMA example's 56
+//! tensors (1.22M parameters) and one 16M tensor. Cases:
+//! - `signfree_adapter`: f32 vars, the in-place path (SIMD kernels on the vars' storage);
+//! - `signfree_generic_f32`: the same f32 vars forced through the generic path (host copies of
+//!   the gradients and vars, written back): the generic path's overhead on the CPU;
+//! - `signfree_generic_bf16`: bf16 vars (generic path with f32 master copies, gradients converted
+//!   from bf16, values rounded back to bf16);
+//! - `candle_ops`: f32 vars, ALIAS in candle tensor ops.
 //!
 //! Run: `cargo bench --features candle --bench candle_step`
 
@@ -9,11 +15,11 @@
 mod candle_ops;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::Optimizer as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use signfree::AliasSignSgdConfig;
-use signfree::candle::CandleOptimizer;
+use signfree::candle::{CandleOptimizer, StepPath};
 
 type Alias = CandleOptimizer<signfree::AliasSignSgd<f32>>;
 
@@ -71,25 +77,37 @@ fn bench(c: &mut Criterion) {
             })
             .collect();
 
-        let vars = make_vars();
-        let stores: Vec<GradStore> = grads
-            .iter()
-            .map(|gs| {
-                let mut store = GradStore::default();
-                for (v, g) in vars.iter().zip(gs) {
-                    store.insert(v, g.clone());
-                }
-                store
-            })
-            .collect();
-        let mut opt = Alias::new(vars.clone(), AliasSignSgdConfig::default()).expect("config");
-        let mut t = 0;
-        group.bench_function(BenchmarkId::new("signfree_adapter", name), |b| {
-            b.iter(|| {
-                t += 1;
-                opt.step_with_loss(&stores[t % 2], Some(1.0)).expect("step")
-            })
-        });
+        for (case, dtype, path) in [
+            ("signfree_adapter", DType::F32, StepPath::Auto),
+            ("signfree_generic_f32", DType::F32, StepPath::Generic),
+            ("signfree_generic_bf16", DType::BF16, StepPath::Auto),
+        ] {
+            let vars: Vec<Var> = make_vars()
+                .iter()
+                .map(|v| Var::from_tensor(&v.to_dtype(dtype).expect("dtype")).expect("var"))
+                .collect();
+            let stores: Vec<GradStore> = grads
+                .iter()
+                .map(|gs| {
+                    let mut store = GradStore::default();
+                    for (v, g) in vars.iter().zip(gs) {
+                        store.insert(v, g.to_dtype(dtype).expect("dtype"));
+                    }
+                    store
+                })
+                .collect();
+            let mut opt = Alias::new(vars.clone(), AliasSignSgdConfig::default())
+                .expect("config")
+                .with_path(path)
+                .expect("path");
+            let mut t = 0;
+            group.bench_function(BenchmarkId::new(case, name), |b| {
+                b.iter(|| {
+                    t += 1;
+                    opt.step_with_loss(&stores[t % 2], Some(1.0)).expect("step")
+                })
+            });
+        }
 
         let mut reference = candle_ops::OpsAlias::new(make_vars());
         let mut t = 0;
