@@ -41,7 +41,9 @@ pub trait Optimizer<F: Float> {
     /// Sets an outer multiplier on every stepsize this method applies, from the next step on
     /// (default `1`): `set_lr_multiplier(schedule(t))` before each step puts a warm-up, a cosine
     /// decay or any learning-rate policy on any method, including the parameter-free ones (for
-    /// ALIAS it multiplies the formula's `γ_t` and the warm-up stepsize, not the cap `γ_max`).
+    /// ALIAS it multiplies the formula's `γ_t` and the warm-up stepsize, not the cap `γ_max`;
+    /// with [`AliasRule::update_gap`](crate::AliasRule::update_gap) `> 1` the stepsize is held
+    /// between refresh steps, and a new multiplier applies from the next refresh step).
     /// The multiplier is a control input, not part of [`Stateful::State`]: after a restore, set
     /// it again. Errors with [`Error::InvalidParameter`] (changing nothing) unless it is finite
     /// and `≥ 0`; a multiplier that drives the stepsize beyond what `F` or the weight decay

@@ -153,22 +153,7 @@ fn run() -> Result<(), String> {
     if o.replot {
         return harness::replot(&o, &task);
     }
-    // Reference points: a uniform guess, and a unigram model (add-one training frequencies).
-    let mut counts = vec![1.0f64; corpus.vocab.len()];
-    for &c in &corpus.train {
-        counts[c as usize] += 1.0;
-    }
-    let total: f64 = counts.iter().sum();
-    let unigram = -corpus
-        .val
-        .iter()
-        .map(|&c| (counts[c as usize] / total).ln())
-        .sum::<f64>()
-        / corpus.val.len() as f64;
-    let baselines = format!(
-        "validation cross-entropy of a uniform guess {:.3}, of the unigram model {unigram:.3}",
-        (corpus.vocab.len() as f64).ln()
-    );
+    let baselines = reference_losses(&corpus);
     println!("{baselines}");
     println!(
         "tiny LLaMA: {} parameters (dim {}, {} layers, {} heads, SwiGLU {}), vocab {}, context {}, \
@@ -185,27 +170,8 @@ fn run() -> Result<(), String> {
         corpus.val.len()
     );
 
-    // The same batches for every method.
-    let mut rng = StdRng::seed_from_u64(seed);
-    let limit = corpus.train.len() - config.context - 1;
-    let train_offsets: Vec<Vec<usize>> = (0..o.steps)
-        .map(|_| {
-            (0..batch_size)
-                .map(|_| rng.random_range(0..limit))
-                .collect()
-        })
-        .collect();
-    let val_batches = if o.quick { 2 } else { 8 };
-    let val_limit = corpus.val.len() - config.context - 1;
-    let val: Vec<(Tensor, Tensor)> = (0..val_batches)
-        .map(|b| {
-            let offsets: Vec<usize> = (0..batch_size)
-                .map(|i| (b * batch_size + i) * val_limit / (val_batches * batch_size))
-                .collect();
-            batch(&corpus.val, &offsets, config.context)
-        })
-        .collect::<candle_core::Result<_>>()
-        .map_err(e)?;
+    let (train_offsets, val) =
+        batches(&corpus, config, o.steps, o.quick, batch_size, seed).map_err(e)?;
     let new_model = || -> candle_core::Result<Box<dyn Model + '_>> {
         Ok(Box::new(LlamaRun {
             model: Llama::new(config, seed, &Device::Cpu)?,
@@ -221,4 +187,56 @@ fn run() -> Result<(), String> {
         &new_model,
         &format!("\nFor reference: {baselines} (nats/char).\n"),
     )
+}
+
+/// The validation cross-entropy of a uniform guess and of a unigram model (add-one training
+/// frequencies), as a sentence.
+fn reference_losses(corpus: &Corpus) -> String {
+    let mut counts = vec![1.0f64; corpus.vocab.len()];
+    for &c in &corpus.train {
+        counts[c as usize] += 1.0;
+    }
+    let total: f64 = counts.iter().sum();
+    let unigram = -corpus
+        .val
+        .iter()
+        .map(|&c| (counts[c as usize] / total).ln())
+        .sum::<f64>()
+        / corpus.val.len() as f64;
+    format!(
+        "validation cross-entropy of a uniform guess {:.3}, of the unigram model {unigram:.3}",
+        (corpus.vocab.len() as f64).ln()
+    )
+}
+
+/// The same batches for every method: each step's training offsets, and the validation batches
+/// (evenly spaced over the validation text).
+fn batches(
+    corpus: &Corpus,
+    config: Config,
+    steps: usize,
+    quick: bool,
+    batch_size: usize,
+    seed: u64,
+) -> candle_core::Result<(Vec<Vec<usize>>, Vec<(Tensor, Tensor)>)> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let limit = corpus.train.len() - config.context - 1;
+    let train_offsets: Vec<Vec<usize>> = (0..steps)
+        .map(|_| {
+            (0..batch_size)
+                .map(|_| rng.random_range(0..limit))
+                .collect()
+        })
+        .collect();
+    let val_batches = if quick { 2 } else { 8 };
+    let val_limit = corpus.val.len() - config.context - 1;
+    let val = (0..val_batches)
+        .map(|b| {
+            let offsets: Vec<usize> = (0..batch_size)
+                .map(|i| (b * batch_size + i) * val_limit / (val_batches * batch_size))
+                .collect();
+            batch(&corpus.val, &offsets, config.context)
+        })
+        .collect::<candle_core::Result<_>>()?;
+    Ok((train_offsets, val))
 }

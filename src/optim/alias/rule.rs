@@ -75,8 +75,9 @@ pub struct AliasRule {
     /// `k ≥ 1`: refresh `γ` and sample the estimators only every `k` steps, from differences
     /// over the window (`‖g_t − g_{t−k}‖_1 / ‖x_t − x_{t−k}‖_∞`, gap increment
     /// `⟨g_t, x_{t−k} − x_t⟩`, the convex lower bound on `f(x_{t−k}) − f(x_t)`); `γ` is constant
-    /// in between. Default 1 (every step, the paper's method). The reference code's `update_gap`;
-    /// supported by [`crate::AliasSignSgd`].
+    /// in between (so is a new [`crate::Optimizer::set_lr_multiplier`], which takes effect at the
+    /// next refresh step). Default 1 (every step, the paper's method). The reference code's
+    /// `update_gap`; supported by [`crate::AliasSignSgd`].
     pub update_gap: u64,
     /// `T`: a known horizon; multiplies the formula's stepsize by the cosine factor
     /// `½(1 + cos(π t / T))` ([`Schedule::Cosine`]). `None` by default. **Beyond the paper**
