@@ -209,6 +209,9 @@ fn reference_losses(corpus: &Corpus) -> String {
     )
 }
 
+/// A batch of inputs and targets.
+type Batch = (Tensor, Tensor);
+
 /// The same batches for every method: each step's training offsets, and the validation batches
 /// (evenly spaced over the validation text).
 fn batches(
@@ -218,7 +221,7 @@ fn batches(
     quick: bool,
     batch_size: usize,
     seed: u64,
-) -> candle_core::Result<(Vec<Vec<usize>>, Vec<(Tensor, Tensor)>)> {
+) -> candle_core::Result<(Vec<Vec<usize>>, Vec<Batch>)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let limit = corpus.train.len() - config.context - 1;
     let train_offsets: Vec<Vec<usize>> = (0..steps)
