@@ -7,7 +7,7 @@
 #[path = "support/methods.rs"]
 mod methods;
 
-use burn::module::{Module, Param, ParamId};
+use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, OptimizerRecord};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -416,7 +416,6 @@ fn frozen_parameters_are_skipped() {
     assert_eq!(opt.trained_params(), Some(&[m.a.id][..]));
     // ALIAS-Adam keeps g_{t−1}, m and v: three f32 per trained parameter.
     assert_eq!(opt.state_bytes(), 35.0 * 12.0);
-    let _: ParamId = m.a.id;
 }
 
 /// A 2-32-1 tanh MLP fits `y = sin(2 x₀) + x₁²` on 256 points with untuned ALIAS and
