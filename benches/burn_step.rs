@@ -20,14 +20,22 @@ struct Mlp {
     layers: Vec<Linear>,
 }
 
+/// burn's random initialisation is computed lazily, again at each read of the tensor: the
+/// parameters are materialised once (a Sign-SGD step with multiplier 0 writes them back
+/// unchanged as plain tensors), so that every method steps the same stored values.
 fn mlp(width: usize, device: &Device) -> Mlp {
     let dims = [123, width, width, 1];
-    Mlp {
+    let lazy = Mlp {
         layers: dims
             .windows(2)
             .map(|p| LinearConfig::new(p[0], p[1]).init(device))
             .collect(),
-    }
+    };
+    let grads = Grads::new(&lazy, device).params();
+    let mut write =
+        BurnOptimizer::<signfree::SignSgd<f32>>::new(Default::default()).expect("config");
+    let (model, _) = write.try_step(0.0, &lazy, &grads, None).expect("step");
+    model
 }
 
 /// Gradients of `Σ (model(x))²` for a fixed random batch, kept as (id, rank-2 or rank-1
