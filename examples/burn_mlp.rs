@@ -10,7 +10,7 @@
 //!   learning rates, the best by final test loss.
 //!
 //! ```text
-//! cargo run --release --features burn --example burn_mlp            # ≈ 1 min on 2 cores
+//! cargo run --release --features burn --example burn_mlp            # ≈ 5 s on 2 cores
 //! cargo run --release --features burn --example burn_mlp -- --quick # a few seconds
 //! ```
 //! `--steps N` (default 300), `--seed N`.
