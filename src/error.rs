@@ -174,12 +174,14 @@ pub enum Error {
         kind: CommunicationErrorKind,
     },
 
-    /// A candle var or its gradient cannot be trained by this optimizer (feature `candle`): wrong
-    /// dtype, shape or device, or a trained var without a gradient. Nothing was changed.
+    /// A candle var or a burn parameter, or its gradient, cannot be trained by this optimizer
+    /// (features `candle`, `burn`): wrong dtype, shape or device, or a trained var without a
+    /// gradient. Nothing was changed.
     #[error("var {var}: {problem}")]
     Tensor {
-        /// The var's index in the list given to the optimizer (after integer vars were dropped,
-        /// for errors raised by `step`).
+        /// The var's index in the list given to the optimizer (candle: after integer vars were
+        /// dropped, for errors raised by `step`; burn: among the module's float parameters, in
+        /// burn's visit order).
         var: usize,
         /// What is wrong.
         problem: TensorProblem,
@@ -485,7 +487,8 @@ pub enum TensorProblem {
         found_dtype: &'static str,
         /// The gradient's shape.
         found_shape: Vec<usize>,
-        /// Whether the gradient is in host memory.
+        /// Whether the gradient is in host memory (always `true` from burn, whose adapter
+        /// reads every device's tensors to the host).
         on_cpu: bool,
     },
     /// The gradient shares its storage with a trained var.
@@ -494,6 +497,14 @@ pub enum TensorProblem {
     /// The storage is not laid out as one contiguous run of the expected element type.
     #[error("{0} storage is not contiguous host memory of the var's dtype")]
     Storage(&'static str),
+    /// The backend could not read the tensor to host memory (burn).
+    #[error("{what} could not be read to host memory: {message}")]
+    Unreadable {
+        /// `"parameter"` or `"gradient"`.
+        what: &'static str,
+        /// The backend's message.
+        message: String,
+    },
 }
 
 /// Shorthand for `Result<T, signfree::Error>`.

@@ -6,6 +6,8 @@
 
 // Public namespaces: the low-level kernels, distributed training, ideas beyond the paper, and
 // the framework adapter. Everything else is one flat set of names at the root.
+#[cfg(feature = "burn")]
+pub mod burn;
 #[cfg(feature = "candle")]
 pub mod candle;
 pub mod dist;
