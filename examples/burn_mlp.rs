@@ -24,41 +24,14 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use signfree::burn::BurnOptimizer;
 use signfree::research::{GradientScaledStart, GradientScaledStartConfig};
-use signfree::{AliasRule, AliasSignSgd, AliasSignSgdConfig, Dataset, LibsvmOptions, Storage};
+use signfree::{AliasRule, AliasSignSgd, AliasSignSgdConfig};
 
 const BATCH: usize = 128;
 const FEATURES: usize = 123;
 
-/// Dense features (`rows × 123`, f32) and labels in `{0, 1}`.
-struct Split {
-    x: Vec<f32>,
-    y: Vec<f32>,
-    rows: usize,
-}
-
-fn load(file: &str) -> Result<Split, String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(file);
-    let options = LibsvmOptions {
-        // The test split never uses feature 123: give the width instead of inferring it.
-        n_features: Some(FEATURES),
-        storage: Storage::Sparse,
-    };
-    let data = Dataset::from_path(&path, options).map_err(|e| e.to_string())?;
-    let rows = data.n_samples();
-    let mut x = vec![0.0f32; rows * FEATURES];
-    for i in 0..rows {
-        data.features()
-            .for_each_in_row(i, |j, v| x[i * FEATURES + j] = v as f32);
-    }
-    let y = data
-        .labels()
-        .iter()
-        .map(|&l| if l > 0.0 { 1.0 } else { 0.0 })
-        .collect();
-    Ok(Split { x, y, rows })
-}
+#[path = "common/a9a.rs"]
+mod a9a;
+use a9a::{Split, load};
 
 #[derive(Module, Debug)]
 struct Mlp {

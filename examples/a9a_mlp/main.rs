@@ -24,43 +24,15 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
-use signfree::{Dataset, LibsvmOptions, Storage};
 
 use harness::{Eval, Model, Task};
 
 const SEED: u64 = 20_250_603;
 const BATCH: usize = 128;
 
-/// Features as a dense `(rows, 123)` f32 matrix and labels in `{0, 1}`.
-struct Split {
-    x: Vec<f32>,
-    y: Vec<f32>,
-    rows: usize,
-}
-
-fn load(file: &str) -> Result<Split, String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(file);
-    let options = LibsvmOptions {
-        // The test split never uses feature 123: give the width instead of inferring it.
-        n_features: Some(123),
-        storage: Storage::Sparse,
-    };
-    let data = Dataset::from_path(&path, options).map_err(|e| e.to_string())?;
-    let (rows, cols) = (data.n_samples(), data.n_features());
-    let mut x = vec![0.0f32; rows * cols];
-    for i in 0..rows {
-        data.features()
-            .for_each_in_row(i, |j, v| x[i * cols + j] = v as f32);
-    }
-    let y = data
-        .labels()
-        .iter()
-        .map(|&l| if l > 0.0 { 1.0 } else { 0.0 })
-        .collect();
-    Ok(Split { x, y, rows })
-}
+#[path = "../common/a9a.rs"]
+mod a9a;
+use a9a::{Split, load};
 
 /// `input → width (ReLU) → … → width (ReLU) → 1` logit; He-normal weights, zero biases.
 struct Mlp {
