@@ -161,6 +161,7 @@ macro_rules! impl_float {
             fn div(self, d: Self) -> Self {
                 self / d
             }
+            #[inline(always)]
             fn max_abs(v: &[Self]) -> f64 {
                 const LANES: usize = 16;
                 const MAGNITUDE: $bits = !(1 << (<$bits>::BITS - 1));

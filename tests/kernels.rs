@@ -356,6 +356,16 @@ fn check_all<F: TestFloat>(k: &Kernels, gb: &[F], xb: &[F], pb: &[F], off: usize
     k.pack_signs_2bit(g, &mut pb2, &mut nb);
     assert_eq!((&pa, &na), (&pb2, &nb), "pack_signs_2bit {ctx}");
 
+    // The fused step and packing: the same x as sign_step, the same words as pack_signs_2bit.
+    for decay in [F::ONE, decay] {
+        let (mut xa, mut xb2) = (xb.to_vec(), xb.to_vec());
+        scalar::sign_step(&mut xa[r.clone()], g, gamma, decay);
+        let (mut pf, mut nf) = (vec![5; w], vec![5; w]);
+        k.sign_step_pack_2bit(&mut xb2[r.clone()], g, &mut pf, &mut nf, gamma, decay);
+        assert!(same(&xa, &xb2), "sign_step_pack_2bit x {ctx}");
+        assert_eq!((&pa, &na), (&pf, &nf), "sign_step_pack_2bit bits {ctx}");
+    }
+
     // Unpacking from packed signs and from random words (both bits set, garbage past n).
     let (rp, rn) = (random_words(&mut rng, n), random_words(&mut rng, n));
     for (p, q) in [(&pa, &na), (&rp, &rn)] {

@@ -242,6 +242,13 @@ macro_rules! with_kernels {
             /// Packs `sign(g)` into two bit planes, `pos` (`g > 0`) and `neg` (`g < 0`), so
             /// `sign = 0` (from `±0` or NaN) stays distinct. See [`scalar::pack_signs_2bit`].
             fn pack_signs_2bit(g: &[E], pos: &mut [u64], neg: &mut [u64]);
+            /// The sign step and the 2-bit packing of the same `g` in one pass (sign-only-memory
+            /// ALIAS): [`sign_step`](Self::sign_step) then
+            /// [`pack_signs_2bit`](Self::pack_signs_2bit), reading `g` once.
+            /// See [`scalar::sign_step_pack_2bit`].
+            fn sign_step_pack_2bit(
+                x: &mut [E], g: &[E], pos: &mut [u64], neg: &mut [u64], gamma: E, decay: E
+            );
             /// Unpacks 2-bit signs to `+1`, `−1` or `0`. See [`scalar::unpack_signs_2bit`].
             fn unpack_signs_2bit(pos: &[u64], neg: &[u64], out: &mut [E]);
             /// `⟨g, s⟩`, `‖g‖_1` and finiteness of `g` in one pass, where `s` is a 2-bit packed

@@ -1,10 +1,14 @@
-//! Splitting one kernel call across scoped threads, deterministically.
+//! Splitting one kernel call across threads, deterministically.
 //!
 //! A vector of `n` elements is cut into chunks of [`chunk_len`] elements (the last one shorter),
-//! one per thread. The first chunk runs on the calling thread, the others on
-//! `std::thread::scope` threads, and the results are handed back **in chunk order**, so a
-//! reduction combined left to right is the same for a fixed thread count, whatever the
+//! one per thread. The first chunk runs on the calling thread, the others on the persistent
+//! threads of rayon's current pool (its global pool unless the caller runs inside
+//! `ThreadPool::install`), and the results are handed back **in chunk order**, so a reduction
+//! combined left to right is the same for a fixed chunk count, whatever the pool size and the
 //! scheduling.
+
+/// Chunk results kept on the stack; calls cut into more chunks keep them in a `Vec`.
+const STACK_SLOTS: usize = 8;
 
 /// The chunk length that splits `n` elements into at most `threads` chunks: a multiple of 64
 /// (so a chunk's packed sign bits are whole `u64` words) and never 0.
@@ -12,8 +16,12 @@ pub(crate) fn chunk_len(n: usize, threads: usize) -> usize {
     n.div_ceil(threads.max(1)).next_multiple_of(64).max(64)
 }
 
-/// Runs `work` on every item (the first on this thread, the rest on scoped threads) and passes
-/// the results to `combine` in item order. A panic in any chunk is resumed on this thread.
+/// Runs `work` on every item (the first on this thread, the rest as jobs on rayon's pool) and
+/// passes the results to `combine` in item order. A panic in any chunk is resumed on this thread
+/// once every chunk has finished.
+///
+/// # Panics
+/// If `items` does not report its exact length (`size_hint`).
 pub(crate) fn run<T, R>(
     items: impl Iterator<Item = T>,
     work: impl Fn(T) -> R + Sync,
@@ -22,21 +30,34 @@ pub(crate) fn run<T, R>(
     T: Send,
     R: Send,
 {
+    let (count, upper) = items.size_hint();
+    assert_eq!(
+        Some(count),
+        upper,
+        "parallel::run needs an exact item count"
+    );
+    let mut stack: [Option<R>; STACK_SLOTS] = [const { None }; STACK_SLOTS];
+    let mut heap: Vec<Option<R>>;
+    let slots: &mut [Option<R>] = if count <= STACK_SLOTS {
+        &mut stack[..count]
+    } else {
+        heap = (0..count).map(|_| None).collect();
+        &mut heap
+    };
     let work = &work;
-    std::thread::scope(|scope| {
-        let mut items = items;
-        let first = items.next();
-        let handles: Vec<_> = items.map(|t| scope.spawn(move || work(t))).collect();
-        if let Some(t) = first {
-            combine(work(t));
+    rayon::in_place_scope(|scope| {
+        let mut jobs = slots.iter_mut().zip(items);
+        let first = jobs.next();
+        for (slot, item) in jobs {
+            scope.spawn(move |_| *slot = Some(work(item)));
         }
-        for handle in handles {
-            match handle.join() {
-                Ok(r) => combine(r),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+        if let Some((slot, item)) = first {
+            *slot = Some(work(item));
         }
     });
+    for slot in slots {
+        combine(slot.take().expect("every chunk ran"));
+    }
 }
 
 /// A kernel argument, cut along with the vector it belongs to: a slice of elements (`f32`, `f64`,
@@ -177,6 +198,15 @@ impl<P: Part> Iterator for Chunks<P> {
         self.offset += self.cl;
         Some((offset, head))
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = if self.rest.is_some() {
+            (self.n - self.offset).div_ceil(self.cl).max(1)
+        } else {
+            0
+        };
+        (left, Some(left))
+    }
 }
 
 /// How a kernel's results over consecutive chunks combine, left to right: nothing for updates,
@@ -241,9 +271,20 @@ mod tests {
 
     #[test]
     fn results_come_back_in_order() {
-        let mut seen = Vec::new();
-        run(0..7_usize, |i| i * 10, |r| seen.push(r));
-        assert_eq!(seen, [0, 10, 20, 30, 40, 50, 60]);
+        // Fewer and more chunks than the results kept on the stack.
+        for count in [0, 1, 2, STACK_SLOTS, STACK_SLOTS + 1, 40] {
+            let mut seen = Vec::new();
+            run(0..count, |i| i * 10, |r| seen.push(r));
+            assert_eq!(seen, (0..count).map(|i| i * 10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_panicking_chunk_panics_the_caller() {
+        let outcome = std::panic::catch_unwind(|| {
+            run(0..4_usize, |i| assert_ne!(i, 2, "chunk 2 fails"), |()| {});
+        });
+        assert!(outcome.is_err());
     }
 
     #[test]
@@ -252,7 +293,9 @@ mod tests {
         let args = (&g[..], &mut words[..], &mut x[..], 0.5_f32);
         assert_eq!(args.elems(), Some(200));
         assert!(args.fits(200) && !args.fits(201));
-        let cut: Vec<_> = Chunks::new(args, 200, 64)
+        let chunks = Chunks::new(args, 200, 64);
+        assert_eq!(chunks.size_hint(), (4, Some(4)));
+        let cut: Vec<_> = chunks
             .map(|(offset, (g, w, x, s))| (offset, g.len(), w.len(), x.len(), s))
             .collect();
         assert_eq!(

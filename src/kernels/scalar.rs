@@ -283,6 +283,24 @@ pub fn pack_signs_2bit<F: Float>(g: &[F], pos: &mut [u64], neg: &mut [u64]) {
     }
 }
 
+/// [`sign_step`] and [`pack_signs_2bit`] of the same `g` in one pass: `x[i] ← x[i]·decay −
+/// γ·sign(g[i])`, and the 2-bit code of `sign(g)` into `pos`/`neg` (sign-only-memory ALIAS keeps
+/// the signs of the gradient it steps with).
+///
+/// # Panics
+/// If `x` and `g` differ in length, or `pos` or `neg` is not `packed_words(g.len())` long.
+pub fn sign_step_pack_2bit<F: Float>(
+    x: &mut [F],
+    g: &[F],
+    pos: &mut [u64],
+    neg: &mut [u64],
+    gamma: F,
+    decay: F,
+) {
+    sign_step(x, g, gamma, decay);
+    pack_signs_2bit(g, pos, neg);
+}
+
 /// Unpacks 2-bit signs to `+1`, `−1` or `0` (the value is `pos_bit − neg_bit`).
 ///
 /// # Panics

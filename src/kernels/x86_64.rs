@@ -1070,6 +1070,33 @@ unsafe fn pack_signs_2bit<S: SimdBits>(g: &[S::E], pos: &mut [u64], neg: &mut [u
 /// # Safety
 /// See the kernel section contract above.
 #[inline(always)]
+unsafe fn sign_step_pack_2bit<S: SimdBits>(
+    x: &mut [S::E],
+    g: &[S::E],
+    pos: &mut [u64],
+    neg: &mut [u64],
+    gamma: S::E,
+    decay: S::E,
+) {
+    assert_eq!(x.len(), g.len());
+    let w = full_words(g.len());
+    let words = pos[..w].iter_mut().zip(neg[..w].iter_mut());
+    let blocks = x.chunks_exact_mut(64).zip(g.chunks_exact(64));
+    for ((p, n), (xb, gb)) in words.zip(blocks) {
+        // SAFETY: both blocks have 64 elements (a whole number of vectors); the ISA is the
+        // caller's contract. The block is still in L1 for the step after its signs are read.
+        unsafe {
+            (*p, *n) = block_signs::<S>(gb);
+            sign_step::<S>(xb, gb, gamma, decay);
+        }
+    }
+    let (x, g) = (&mut x[w * 64..], &g[w * 64..]);
+    scalar::sign_step_pack_2bit(x, g, &mut pos[w..], &mut neg[w..], gamma, decay);
+}
+
+/// # Safety
+/// See the kernel section contract above.
+#[inline(always)]
 unsafe fn unpack_signs_2bit<S: SimdBits>(pos: &[u64], neg: &[u64], out: &mut [S::E]) {
     let w = full_words(out.len());
     let words = pos[..w].iter().zip(&neg[..w]);
@@ -1198,6 +1225,9 @@ macro_rules! arch_kernels {
             entry!($feature, $S, fn pack_signs_1bit(g: &[$e], out: &mut [u64]));
             entry!($feature, $S, fn unpack_signs_1bit(bits: &[u64], out: &mut [$e]));
             entry!($feature, $S, fn pack_signs_2bit(g: &[$e], pos: &mut [u64], neg: &mut [u64]));
+            entry!($feature, $S, fn sign_step_pack_2bit(
+                x: &mut [$e], g: &[$e], pos: &mut [u64], neg: &mut [u64], gamma: $e, decay: $e
+            ));
             entry!($feature, $S, fn unpack_signs_2bit(pos: &[u64], neg: &[u64], out: &mut [$e]));
             entry!($feature, $S, fn dot_sign_packed_2bit(
                 g: &[$e], pos: &[u64], neg: &[u64]

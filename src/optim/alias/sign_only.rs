@@ -50,7 +50,7 @@ impl Core<'_> {
             }
         });
         let decision = self.decide(sample, params, loss)?;
-        // Pass 2: the sign step, then the signs of g_t into the bits.
+        // Pass 2: the sign step, storing the signs of g_t into the bits as it goes.
         let gamma = decision.gamma;
         for (((x, g), pos), neg) in params
             .iter_mut()
@@ -58,8 +58,7 @@ impl Core<'_> {
             .zip(&mut mem.pos)
             .zip(&mut mem.neg)
         {
-            kernels.sign_step(x, g, F::from_f64(gamma), F::ONE);
-            kernels.pack_signs_2bit(g, pos, neg);
+            kernels.sign_step_pack_2bit(x, g, pos, neg, F::from_f64(gamma), F::ONE);
         }
         *self.step = t + 1;
         mem.grad_l1 = l1;
