@@ -269,16 +269,33 @@ fn adam_stats_body<F: Float>(
         *diff += (g.to_f64() - prev.to_f64()).abs();
         *dot += g.to_f64() * co.direction(m, v).to_f64();
     };
+    // Blocks of `BLOCK` elements: the directions first, in a plain loop over `F` that the
+    // compiler vectorises (computed inside the `f64` lane loop they are not), then the sums
+    // from L1.
+    const BLOCK: usize = 256;
+    let mut u = [F::ZERO; BLOCK];
     let blocks = g.len() / LANES * LANES;
-    for (((g, p), m), v) in g[..blocks]
-        .chunks_exact(LANES)
-        .zip(prev[..blocks].chunks_exact(LANES))
-        .zip(m[..blocks].chunks_exact(LANES))
-        .zip(v[..blocks].chunks_exact(LANES))
-    {
-        for j in 0..LANES {
-            one(g[j], p[j], m[j], v[j], &mut diff[j], &mut dot[j]);
-            largest = largest.max(g[j].magnitude_bits());
+    for start in (0..blocks).step_by(BLOCK) {
+        let end = (start + BLOCK).min(blocks);
+        let u = &mut u[..end - start];
+        for ((u, &m), &v) in u.iter_mut().zip(&m[start..end]).zip(&v[start..end]) {
+            *u = co.direction(m, v);
+        }
+        // One sweep per result (one accumulator pattern per loop is what vectorises).
+        let (g, p) = (&g[start..end], &prev[start..end]);
+        let g8 = g.as_chunks::<LANES>().0;
+        for (g, p) in g8.iter().zip(p.as_chunks::<LANES>().0) {
+            for j in 0..LANES {
+                diff[j] += (g[j].to_f64() - p[j].to_f64()).abs();
+            }
+        }
+        for (g, u) in g8.iter().zip(u.as_chunks::<LANES>().0) {
+            for j in 0..LANES {
+                dot[j] += g[j].to_f64() * u[j].to_f64();
+            }
+        }
+        for &g in g {
+            largest = largest.max(g.magnitude_bits());
         }
     }
     for k in blocks..g.len() {
