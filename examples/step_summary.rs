@@ -1,5 +1,5 @@
 //! One line per optimizer: what a user's `Optimizer::step` costs, against the memory roofline
-//! measured in the same run (issue "every `step` at the memory limit").
+//! measured in the same run.
 //!
 //! ```text
 //! cargo run --release --example step_summary                      # 1M and 16M f32, 1 and 2 threads
@@ -8,95 +8,50 @@
 //! ```
 //!
 //! Every optimizer is stepped through the public `step_flat` on one `f32` tensor of `n`
-//! elements, in the default build a user gets, on the quadratic `½‖x − c‖²`: each timed call
-//! computes the gradient `x − c` and steps, and the gradient loop alone (timed in the same run)
-//! is subtracted. Real gradients matter: synthetic ones that do not match the moves drive the
-//! adaptive stepsizes into subnormal numbers, whose arithmetic is many times slower. Times are
-//! medians of 9 timings (each repeats the call until it lasts at least 20 ms).
+//! elements, in the default build a user gets, on the quadratic `½‖x − c‖²`: before each step
+//! the gradient `x − c` at the current `x` is written (untimed, as a backward pass would), and
+//! only the `step` call is timed. The time is the median over at least 9 calls (as many as fit in
+//! half a second, at most 301).
 //!
-//! The roofline is an in-place `x ← x + s·g` pass (12 bytes/elem) over the same `n` on the same
-//! thread count: the faster of a plain Rust loop and the crate's `axpy` kernel. `B/el` is the
-//! traffic the method's contract needs at least (its state read and written once, `g` read as
-//! often as the method must: ALIAS reads it twice because `γ_t` depends on statistics of all of
-//! `g`), *without* the separate read of `g` for the input check (NaN/inf, size limits) that
-//! atomic steps make first; `ratio` = (`B/el` · n / time) ÷ roofline GB/s. With the check's read
-//! counted, the ratio would be (`B/el` + 4) / `B/el` times higher.
+//! Two rooflines, timed the same way (gradient written, then one call) on the same `n` and
+//! thread count: a plain Rust loop `x ← x + s·g` and the crate's `axpy` kernel, both 12 bytes per
+//! element. `B/el` is the traffic the method's contract needs, the separate read of `g` for
+//! the input check included (see `examples/common/step_methods.rs`); `ratio` = (`B/el` · n /
+//! time) ÷ the faster roofline's GB/s.
 
 use signfree::kernels::{Backend, Kernels};
-use signfree::research::{DistanceSign, DistanceSignConfig};
-use signfree::{
-    AdamW, AdamWConfig, AliasAdam, AliasAdamConfig, AliasSignSgd, AliasSignSgdConfig, Optimizer,
-    Prodigy, ProdigyConfig, SignSgd, SignSgdConfig,
-};
 use std::hint::black_box;
+use std::time::Instant;
 
 #[path = "common/timing.rs"]
+#[allow(dead_code)]
 mod timing;
-use timing::{human, median_secs, parse_size, plain_axpy};
+use timing::{human, parse_size, plain_axpy};
 
-/// A method of the table: name, minimal bytes/elem, whether it splits across threads, and a
-/// constructor for `n` elements on `threads` threads.
-type Build = fn(usize, usize) -> Box<dyn Optimizer<f32>>;
+#[path = "common/step_methods.rs"]
+mod step_methods;
+use step_methods::{gradient, quadratic, step_methods};
 
-fn methods() -> Vec<(&'static str, f64, bool, Build)> {
-    vec![
-        ("SignSgd", 12.0, true, |n, t| {
-            Box::new(
-                SignSgd::new(SignSgdConfig::default(), &[n])
-                    .unwrap()
-                    .with_threads(t),
-            )
-        }),
-        ("Signum (momentum 0.9)", 20.0, true, |n, t| {
-            let c = SignSgdConfig {
-                momentum: Some(0.9),
-                ..Default::default()
-            };
-            Box::new(SignSgd::new(c, &[n]).unwrap().with_threads(t))
-        }),
-        ("AliasSignSgd", 24.0, true, |n, t| {
-            Box::new(
-                AliasSignSgd::new(AliasSignSgdConfig::default(), &[n])
-                    .unwrap()
-                    .with_threads(t),
-            )
-        }),
-        ("ALIAS sign-only memory", 16.5, true, |n, t| {
-            let c = AliasSignSgdConfig {
-                memory: signfree::AliasMemory::SignOnly,
-                ..Default::default()
-            };
-            Box::new(AliasSignSgd::new(c, &[n]).unwrap().with_threads(t))
-        }),
-        ("AliasAdam", 48.0, true, |n, t| {
-            Box::new(
-                AliasAdam::new(AliasAdamConfig::default(), &[n])
-                    .unwrap()
-                    .with_threads(t),
-            )
-        }),
-        ("AdamW", 28.0, true, |n, t| {
-            Box::new(
-                AdamW::new(AdamWConfig::default(), &[n])
-                    .unwrap()
-                    .with_threads(t),
-            )
-        }),
-        ("Prodigy", 40.0, true, |n, t| {
-            Box::new(
-                Prodigy::new(ProdigyConfig::default(), &[n])
-                    .unwrap()
-                    .with_threads(t),
-            )
-        }),
-        ("R5 DistanceSign (research)", 28.0, true, |n, t| {
-            Box::new(
-                DistanceSign::new(DistanceSignConfig::default(), &[n])
-                    .unwrap()
-                    .with_threads(t),
-            )
-        }),
-    ]
+/// Median seconds of `timed(x, g)`, each call preceded by writing the gradient at `x` into `g`
+/// (untimed).
+fn median_call_secs(
+    x: &mut [f32],
+    c: &[f32],
+    g: &mut [f32],
+    mut timed: impl FnMut(&mut [f32], &[f32]),
+) -> f64 {
+    gradient(x, c, g);
+    timed(x, g); // warm-up (page faults, caches, frequency)
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    while samples.len() < 9 || (samples.len() < 301 && start.elapsed().as_secs_f64() < 0.5) {
+        gradient(x, c, g);
+        let t = Instant::now();
+        timed(x, g);
+        samples.push(t.elapsed().as_secs_f64());
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
 }
 
 fn main() {
@@ -136,62 +91,53 @@ fn main() {
         Backend::detect()
     );
     println!(
-        "# {:<28} {:>5} {:>2}  {:>5}  {:>9}  {:>7}  {:>7}  {:>5}",
-        "method", "n", "t", "B/el", "ms/step", "GB/s", "roof", "ratio"
+        "# {:<28} {:>5} {:>2}  {:>5}  {:>9}  {:>7}  {:>7}  {:>7}  {:>5}",
+        "method", "n", "t", "B/el", "ms/step", "GB/s", "plain", "axpy", "ratio"
     );
     for &n in &sizes {
-        let g: Vec<f32> = (0..n)
-            .map(|i| ((i * 7919) % 13) as f32 - 6.0 + 0.25)
-            .collect();
-        let mut x: Vec<f32> = (0..n).map(|i| (i % 97) as f32 * 0.01).collect();
+        let (mut x, c) = quadratic(n);
+        let mut g = vec![0.0_f32; n];
         let mut threads = vec![1];
         if all > 1 {
             threads.push(all);
         }
         for &t in &threads {
             let k = Kernels::detect().with_threads(t);
-            let plain = median_secs(|| plain_axpy(&mut x, &g, black_box(-1e-7), t));
-            let lib = median_secs(|| k.axpy(&mut x, &g, black_box(-1e-7)));
+            let plain = median_call_secs(&mut x, &c, &mut g, |x, g| {
+                plain_axpy(x, g, black_box(-1e-7), t)
+            });
+            let lib = median_call_secs(&mut x, &c, &mut g, |x, g| k.axpy(x, g, black_box(-1e-7)));
             let roof = 12.0 * n as f64 / plain.min(lib) / 1e9;
+            let (plain_gbps, lib_gbps) =
+                (12.0 * n as f64 / plain / 1e9, 12.0 * n as f64 / lib / 1e9);
             println!(
-                "  {:<28} {:>5} {t:>2}  {:>5.1}  {:>9.3}  {:>7.2}  {:>7.2}  {:>5.2}",
+                "  {:<28} {:>5} {t:>2}  {:>5.1}  {:>9.3}  {:>7.2}  {plain_gbps:>7.2}  {lib_gbps:>7.2}  {:>5.2}",
                 "roofline x+=s*g",
                 human(n),
                 12.0,
                 1e3 * plain.min(lib),
                 roof,
-                roof,
                 1.0
             );
-            for (name, bytes, threaded, build) in methods() {
-                if (t > 1 && !threaded)
-                    || only.as_ref().is_some_and(|o| !o.iter().any(|m| m == name))
+            for m in step_methods() {
+                if only
+                    .as_ref()
+                    .is_some_and(|o| !o.iter().any(|name| name == m.name))
                 {
                     continue;
                 }
-                let mut opt = build(n, t);
-                // Each step's gradient is that of the quadratic ½‖x − c‖² at the current x,
-                // computed in the timed loop; the same loop without the step is timed too and
-                // subtracted, so only the step is counted.
-                let mut grad = vec![0.0_f32; n];
-                let gradient = |x: &[f32], grad: &mut [f32]| {
-                    for ((gi, xi), ci) in grad.iter_mut().zip(x).zip(&g) {
-                        *gi = xi - ci;
-                    }
-                };
-                let with_step = median_secs(|| {
-                    gradient(&x, &mut grad);
-                    black_box(opt.step_flat(&mut x, &grad, None).expect("step"));
+                let (x0, _) = quadratic(n);
+                x.copy_from_slice(&x0);
+                let mut opt = (m.build)(n, t);
+                let secs = median_call_secs(&mut x, &c, &mut g, |x, g| {
+                    black_box(opt.step_flat(x, g, None).expect("step"));
                 });
-                let alone = median_secs(|| {
-                    gradient(black_box(&x), &mut grad);
-                    black_box(&mut grad);
-                });
-                let secs = (with_step - alone).max(1e-9);
-                let gbps = bytes * n as f64 / secs / 1e9;
+                let gbps = m.bytes * n as f64 / secs / 1e9;
                 println!(
-                    "  {name:<28} {:>5} {t:>2}  {bytes:>5.1}  {:>9.3}  {gbps:>7.2}  {roof:>7.2}  {:>5.2}",
+                    "  {:<28} {:>5} {t:>2}  {:>5.1}  {:>9.3}  {gbps:>7.2}  {plain_gbps:>7.2}  {lib_gbps:>7.2}  {:>5.2}",
+                    m.name,
                     human(n),
+                    m.bytes,
                     1e3 * secs,
                     gbps / roof
                 );

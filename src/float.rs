@@ -163,20 +163,10 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn max_abs(v: &[Self]) -> f64 {
-                const LANES: usize = 16;
+                // One integer maximum over the magnitudes' bits: associative, so the compiler
+                // vectorises it (and interleaves several accumulators) by itself.
                 const MAGNITUDE: $bits = !(1 << (<$bits>::BITS - 1));
-                let mut lanes = [0 as $bits; LANES];
-                let chunks = v.chunks_exact(LANES);
-                let mut largest = chunks
-                    .remainder()
-                    .iter()
-                    .fold(0, |m, x| m.max(x.to_bits() & MAGNITUDE));
-                for chunk in chunks {
-                    for (lane, x) in lanes.iter_mut().zip(chunk) {
-                        *lane = (*lane).max(x.to_bits() & MAGNITUDE);
-                    }
-                }
-                largest = lanes.iter().fold(largest, |m, &l| m.max(l));
+                let largest = v.iter().fold(0, |m, x| m.max(x.to_bits() & MAGNITUDE));
                 <$t>::from_bits(largest) as f64
             }
         }

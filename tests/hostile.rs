@@ -405,7 +405,7 @@ fn distributed_alias_averages_huge_losses_without_overflow() {
 
 #[test]
 fn thread_count_survives_a_backend_choice_and_fixes_the_result() {
-    // Above the parallel threshold (2^21) ALIAS's sums are split per thread; the thread count is
+    // Above the parallel threshold (2^18) ALIAS's sums are split per thread; the thread count is
     // the user's to fix, whichever order the builder calls come in.
     let n = (1 << 21) + 4099;
     let grad = |t: usize| -> Vec<f32> {

@@ -112,7 +112,7 @@ impl<F: Float, C: Communicator> DistSignSgd<F, C> {
     }
 
     /// Uses at most `threads` threads per kernel call (`0`: the available parallelism, the
-    /// default; `1`: never spawns). Reductions are split in chunks per thread, so results are
+    /// default; `1`: this thread only). Reductions are split in chunks per thread, so results are
     /// bit-identical across machines only for the same backend *and* thread count (see the
     /// README's reproducibility notes).
     pub fn with_threads(mut self, threads: usize) -> Self {

@@ -35,11 +35,15 @@
 //! # Threads
 //!
 //! Vectors of at least [`Kernels::parallel_threshold`] elements are split into one chunk per
-//! thread (chunk lengths are multiples of 64, so packed words never straddle chunks) and run on
-//! `std::thread::scope` threads; partial sums are combined in chunk order. The default threshold
-//! is [`PARALLEL_THRESHOLD`]; the default thread count is the available parallelism. A
-//! multi-threaded call spawns threads, which allocates: set `with_threads(1)` where a step must
-//! not allocate.
+//! thread (chunk lengths are multiples of 64, so packed words never straddle chunks). The first
+//! chunk runs on the calling thread, the others on the persistent threads of
+//! [rayon](https://docs.rs/rayon)'s pool: the global pool (one thread per core; size it with
+//! `RAYON_NUM_THREADS` or `rayon::ThreadPoolBuilder::build_global`), or the pool the caller is
+//! running in (`ThreadPool::install`). Partial sums are combined in chunk order, so results
+//! depend on the chunk count ([`Kernels::with_threads`], default the available parallelism),
+//! never on the pool's size or scheduling. The default threshold is [`PARALLEL_THRESHOLD`].
+//! Handing a chunk to the pool allocates one small job: set `with_threads(1)` where a step
+//! must not allocate at all.
 
 pub mod scalar;
 
@@ -127,14 +131,14 @@ impl fmt::Display for Backend {
 
 /// Vectors shorter than this run on one thread whatever the thread count.
 ///
-/// Measured on the 2-core AMD EPYC (Zen 4, AVX-512) development VM with
+/// Measured on the 2-vCPU AMD EPYC (Zen 3, AVX2) development VM with
 /// `cargo run --release --example kernel_summary -- --threshold`, which times the f32 sign step
 /// (the lightest kernel, so the one that gains least from a second thread) on 1 and 2 threads
-/// for n = 64K … 16M. Spawning and joining a scoped thread costs ≈ 55 µs there, so two threads
-/// lose below 1M elements (0.5–0.85×), break even around 1.5M and win from 2M on (1.3× at 2M,
-/// 1.6× at 3–4M, 1.3–1.5× at 8–16M where both threads share the memory bandwidth). The
-/// threshold is therefore 2M elements (8 MiB of `f32`).
-pub const PARALLEL_THRESHOLD: usize = 1 << 21;
+/// for n = 64K … 16M. With chunks handed to rayon's persistent threads (no spawn per call), two
+/// threads lose at 64K (0.78×) and win from 256K on (1.4× at 256K, 1.6–2.0× at 512K–2M, 1.5× at
+/// 16M where both threads share the memory bandwidth). The threshold is therefore 256K elements
+/// (1 MiB of `f32`). (With a scoped thread spawned per call, ≈ 55 µs, it was 2M.)
+pub const PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// The most threads one kernel call uses, whatever `with_threads` asks for.
 pub const MAX_THREADS: usize = 256;
@@ -541,7 +545,7 @@ impl Kernels {
     }
 
     /// The same backend with at most `threads` threads per call (`0` means the available
-    /// parallelism; `1` never spawns, so never allocates).
+    /// parallelism; `1` runs on the calling thread alone, so never allocates).
     ///
     /// The count is capped at [`MAX_THREADS`] (not at the machine's cores: a fixed count gives
     /// the same chunking, so the same reductions, on every machine).

@@ -146,7 +146,7 @@ impl<F: Float> AdamW<F> {
     }
 
     /// Uses at most `threads` threads per step (`0`: the available parallelism, the default;
-    /// `1`: never spawns). Large tensors are cut into one contiguous chunk per thread;
+    /// `1`: this thread only). Large tensors are cut into one contiguous chunk per thread;
     /// reductions are combined in chunk order, so results are bit-identical for the same
     /// backend *and* thread count (see the README's reproducibility notes).
     pub fn with_threads(mut self, threads: usize) -> Self {

@@ -220,7 +220,7 @@ impl<F: Float> DistanceSign<F> {
     }
 
     /// Uses at most `threads` threads per step (`0`: the available parallelism, the default;
-    /// `1`: never spawns). Sums are combined in chunk order: bit-identical results need the
+    /// `1`: this thread only). Sums are combined in chunk order: bit-identical results need the
     /// same backend and thread count.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.kernels = self.kernels.with_threads(threads);
