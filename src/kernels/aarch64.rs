@@ -160,25 +160,9 @@ impl Simd for NeonF32 {
         }
     }
     #[inline(always)]
-    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: float32x4_t, b: float32x4_t) -> Self::Acc {
-        // SAFETY: the trait contract (NEON).
-        unsafe {
-            let ((alo, ahi), (blo, bhi)) = (widen(a), widen(b));
-            (
-                vmaxnmq_f64(abs_diff64(alo, blo), acc.0),
-                vmaxnmq_f64(abs_diff64(ahi, bhi), acc.1),
-            )
-        }
-    }
-    #[inline(always)]
     unsafe fn acc_sum(acc: Self::Acc) -> f64 {
         // SAFETY: the trait contract (NEON).
         unsafe { sum64(vaddq_f64(acc.0, acc.1)) }
-    }
-    #[inline(always)]
-    unsafe fn acc_max(acc: Self::Acc) -> f64 {
-        // SAFETY: the trait contract (NEON).
-        unsafe { vmaxnmvq_f64(vmaxnmq_f64(acc.0, acc.1)) }
     }
 }
 
@@ -269,19 +253,9 @@ impl Simd for NeonF64 {
         unsafe { vaddq_f64(acc, abs_diff64(a, b)) }
     }
     #[inline(always)]
-    unsafe fn acc_max_abs_diff(acc: float64x2_t, a: float64x2_t, b: float64x2_t) -> float64x2_t {
-        // SAFETY: the trait contract (NEON).
-        unsafe { vmaxnmq_f64(abs_diff64(a, b), acc) }
-    }
-    #[inline(always)]
     unsafe fn acc_sum(acc: float64x2_t) -> f64 {
         // SAFETY: the trait contract (NEON).
         unsafe { sum64(acc) }
-    }
-    #[inline(always)]
-    unsafe fn acc_max(acc: float64x2_t) -> f64 {
-        // SAFETY: the trait contract (NEON).
-        unsafe { vmaxnmvq_f64(acc) }
     }
 }
 

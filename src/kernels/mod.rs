@@ -224,10 +224,12 @@ macro_rules! with_kernels {
             /// `‖g − prev‖_1`, `⟨g, sign(dir)⟩` and finiteness of `g` in one pass.
             /// See [`scalar::alias_stats`]; the sums are within the bound in the module docs.
             fn alias_stats(g: &[E], prev: &[E], dir: &[E]) -> AliasStats;
-            /// Fused ALIAS update `x ← x·decay − γ·sign(g)`, `store ← g`; returns the exact
-            /// `max |x_new − x_old|`. See [`scalar::sign_step_store`].
+            /// Fused ALIAS update `x ← x·decay − γ·sign(g)`, `store ← g`; returns
+            /// `max |x_new − x_old|`, each difference formed in `E`.
+            /// See [`scalar::sign_step_store`].
             fn sign_step_store(x: &mut [E], g: &[E], store: &mut [E], gamma: E, decay: E) -> f64;
-            /// Fused ALIAS update with momentum; returns the exact `max |x_new − x_old|`.
+            /// Fused ALIAS update with momentum; returns `max |x_new − x_old|`, each difference
+            /// formed in `E`.
             /// See [`scalar::momentum_sign_step_store`].
             fn momentum_sign_step_store(
                 x: &mut [E], m: &mut [E], g: &[E], store: &mut [E],

@@ -33,7 +33,7 @@ fn fold(l: [f64; LANES]) -> f64 {
 /// Maximum that ignores NaN like [`f64::max`] for a non-NaN accumulator, in a form that
 /// vectorises (compare and select).
 #[inline(always)]
-fn max_select(acc: f64, v: f64) -> f64 {
+fn max_select<T: PartialOrd>(acc: T, v: T) -> T {
     if v > acc { v } else { acc }
 }
 
@@ -83,7 +83,7 @@ pub(super) fn sign_step_store<F: Float>(
     decay: F,
 ) -> f64 {
     let split = x.len() - x.len() % LANES;
-    let mut moved = [0.0f64; LANES];
+    let mut moved = [F::ZERO; LANES];
     let (xh, xt) = x.split_at_mut(split);
     let (sh, st) = store.split_at_mut(split);
     for ((xc, gc), sc) in xh
@@ -97,11 +97,11 @@ pub(super) fn sign_step_store<F: Float>(
             let new = old * decay - gamma.mul_sign_of(gc[i]);
             xc[i] = new;
             sc[i] = gc[i];
-            moved[i] = max_select(moved[i], (new.to_f64() - old.to_f64()).abs());
+            moved[i] = max_select(moved[i], (new - old).abs());
         }
     }
     let tail = scalar::sign_step_store(xt, &g[split..], st, gamma, decay);
-    moved.iter().fold(tail, |a, &m| a.max(m))
+    moved.iter().fold(tail, |a, &m| a.max(m.to_f64()))
 }
 
 /// [`scalar::sign_step`] with `γ·sign(g)` written as the bit-exact `γ.mul_sign_of(g)`.
@@ -140,7 +140,7 @@ pub(super) fn momentum_sign_step_store<F: Float>(
     decay: F,
 ) -> f64 {
     let split = x.len() - x.len() % LANES;
-    let mut moved = [0.0f64; LANES];
+    let mut moved = [F::ZERO; LANES];
     let (xh, xt) = x.split_at_mut(split);
     let (mh, mt) = m.split_at_mut(split);
     let (sh, st) = store.split_at_mut(split);
@@ -157,7 +157,7 @@ pub(super) fn momentum_sign_step_store<F: Float>(
             let new = old * decay - gamma.mul_sign_of(mi);
             xc[i] = new;
             sc[i] = gc[i];
-            moved[i] = max_select(moved[i], (new.to_f64() - old.to_f64()).abs());
+            moved[i] = max_select(moved[i], (new - old).abs());
         }
     }
     let tail = scalar::momentum_sign_step_store(
@@ -170,5 +170,5 @@ pub(super) fn momentum_sign_step_store<F: Float>(
         gamma,
         decay,
     );
-    moved.iter().fold(tail, |a, &m| a.max(m))
+    moved.iter().fold(tail, |a, &m| a.max(m.to_f64()))
 }

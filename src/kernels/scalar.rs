@@ -135,7 +135,13 @@ pub fn alias_stats<F: Float>(g: &[F], prev: &[F], dir: &[F]) -> AliasStats {
 }
 
 /// Fused ALIAS update: `x ← x·decay − γ·sign(g)`, `store ← g`; returns `max_i |x_new − x_old|`
-/// (in `f64`), the exact `‖x_{t+1} − x_t‖_∞` the next step's smoothness sample divides by.
+/// as `f64`, the `‖x_{t+1} − x_t‖_∞` the next step's smoothness sample divides by.
+///
+/// Each difference is formed in the element type, like the parameters it measures: exact when
+/// `x_new` and `x_old` are within a factor of two of each other (Sterbenz), in particular for
+/// every coordinate with `|x_old| ≥ 2γ` when `decay = 1`, and otherwise correctly rounded, so
+/// within half an ulp of the exact move (the Adam family's kernels measure their moves the same
+/// way).
 ///
 /// # Panics
 /// If the slices differ in length.
@@ -149,13 +155,14 @@ pub fn sign_step_store<F: Float>(x: &mut [F], g: &[F], store: &mut [F], gamma: F
         let old = *xi;
         *xi = old * decay - gamma * sign(gi);
         *si = gi;
-        moved = moved.max((xi.to_f64() - old.to_f64()).abs());
+        moved = moved.max((*xi - old).abs().to_f64());
     }
     moved
 }
 
 /// Fused ALIAS update with momentum: `m ← β·m + (1−β)·g`, `x ← x·decay − γ·sign(m)`,
-/// `store ← g`; returns `max_i |x_new − x_old|` in `f64`.
+/// `store ← g`; returns `max_i |x_new − x_old|` as `f64`, each difference formed in the element
+/// type as in [`sign_step_store`].
 ///
 /// # Panics
 /// If the slices differ in length.
@@ -180,7 +187,7 @@ pub fn momentum_sign_step_store<F: Float>(
         *mi = beta * *mi + one_minus_beta * gi;
         *xi = old * decay - gamma * sign(*mi);
         *si = gi;
-        moved = moved.max((xi.to_f64() - old.to_f64()).abs());
+        moved = moved.max((*xi - old).abs().to_f64());
     }
     moved
 }

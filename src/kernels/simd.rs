@@ -73,12 +73,8 @@ pub(super) trait Simd: Copy {
     }
     /// `acc + |f64(a) − f64(b)|`.
     unsafe fn acc_add_abs_diff(acc: Self::Acc, a: Self::V, b: Self::V) -> Self::Acc;
-    /// `max(|f64(a) − f64(b)|, acc)`, keeping `acc` where the difference is NaN.
-    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: Self::V, b: Self::V) -> Self::Acc;
     /// The sum of the lanes, in a fixed order.
     unsafe fn acc_sum(acc: Self::Acc) -> f64;
-    /// The largest lane (lanes are never NaN: `acc_max_abs_diff` skips NaN).
-    unsafe fn acc_max(acc: Self::Acc) -> f64;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,7 +263,7 @@ pub(super) unsafe fn sign_step_store<S: Simd>(
     // follows the last streamed store.
     let moved = unsafe {
         let (gam, dec) = (S::splat(gamma), S::splat(decay));
-        let mut moved = S::acc_zero();
+        let mut moved = S::splat(<S::E as crate::float::Float>::ZERO);
         let chunks = xv
             .chunks_exact_mut(S::LANES)
             .zip(gv.chunks_exact(S::LANES))
@@ -282,12 +278,12 @@ pub(super) unsafe fn sign_step_store<S: Simd>(
             } else {
                 S::store(sc.as_mut_ptr(), gl);
             }
-            moved = S::acc_max_abs_diff(moved, new, old);
+            moved = S::max_abs(moved, S::sub(new, old));
         }
         if stream.is_some() {
             S::fence();
         }
-        S::acc_max(moved)
+        S::hmax(moved)
     };
     moved_head
         .max(moved)
@@ -329,7 +325,7 @@ pub(super) unsafe fn momentum_sign_step_store<S: Simd>(
             S::splat(gamma),
             S::splat(decay),
         );
-        let mut moved = S::acc_zero();
+        let mut moved = S::splat(<S::E as crate::float::Float>::ZERO);
         let chunks = xv
             .chunks_exact_mut(S::LANES)
             .zip(mv.chunks_exact_mut(S::LANES))
@@ -347,12 +343,12 @@ pub(super) unsafe fn momentum_sign_step_store<S: Simd>(
             } else {
                 S::store(sc.as_mut_ptr(), gl);
             }
-            moved = S::acc_max_abs_diff(moved, new, old);
+            moved = S::max_abs(moved, S::sub(new, old));
         }
         if stream.is_some() {
             S::fence();
         }
-        S::acc_max(moved)
+        S::hmax(moved)
     };
     moved_head.max(moved).max(scalar::momentum_sign_step_store(
         xt, mt, gt, st, beta, omb, gamma, decay,

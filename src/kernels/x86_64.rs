@@ -225,26 +225,9 @@ impl Simd for Avx2F32 {
         }
     }
     #[inline(always)]
-    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: __m256, b: __m256) -> Self::Acc {
-        // SAFETY: the trait contract (AVX2 available). NaN differences keep `acc` (second
-        // operand of `max_pd`).
-        unsafe {
-            let ((alo, ahi), (blo, bhi)) = (widen256(a), widen256(b));
-            (
-                _mm256_max_pd(abs_pd256(_mm256_sub_pd(alo, blo)), acc.0),
-                _mm256_max_pd(abs_pd256(_mm256_sub_pd(ahi, bhi)), acc.1),
-            )
-        }
-    }
-    #[inline(always)]
     unsafe fn acc_sum(acc: Self::Acc) -> f64 {
         // SAFETY: the trait contract (AVX2 available).
         unsafe { sum_pd256(_mm256_add_pd(acc.0, acc.1)) }
-    }
-    #[inline(always)]
-    unsafe fn acc_max(acc: Self::Acc) -> f64 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe { max_pd256(_mm256_max_pd(acc.0, acc.1)) }
     }
     const STREAMS: bool = true;
     #[inline(always)]
@@ -451,19 +434,9 @@ impl Simd for Avx2F64 {
         unsafe { _mm256_add_pd(acc, abs_pd256(_mm256_sub_pd(a, b))) }
     }
     #[inline(always)]
-    unsafe fn acc_max_abs_diff(acc: __m256d, a: __m256d, b: __m256d) -> __m256d {
-        // SAFETY: the trait contract (AVX2 available); NaN differences keep `acc`.
-        unsafe { _mm256_max_pd(abs_pd256(_mm256_sub_pd(a, b)), acc) }
-    }
-    #[inline(always)]
     unsafe fn acc_sum(acc: __m256d) -> f64 {
         // SAFETY: the trait contract (AVX2 available).
         unsafe { sum_pd256(acc) }
-    }
-    #[inline(always)]
-    unsafe fn acc_max(acc: __m256d) -> f64 {
-        // SAFETY: the trait contract (AVX2 available).
-        unsafe { max_pd256(acc) }
     }
     const STREAMS: bool = true;
     #[inline(always)]
@@ -653,25 +626,9 @@ impl Simd for Avx512F32 {
         }
     }
     #[inline(always)]
-    unsafe fn acc_max_abs_diff(acc: Self::Acc, a: __m512, b: __m512) -> Self::Acc {
-        // SAFETY: the trait contract (AVX-512F available); NaN differences keep `acc`.
-        unsafe {
-            let ((alo, ahi), (blo, bhi)) = (widen512(a), widen512(b));
-            (
-                _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(alo, blo)), acc.0),
-                _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(ahi, bhi)), acc.1),
-            )
-        }
-    }
-    #[inline(always)]
     unsafe fn acc_sum(acc: Self::Acc) -> f64 {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe { sum_pd512(_mm512_add_pd(acc.0, acc.1)) }
-    }
-    #[inline(always)]
-    unsafe fn acc_max(acc: Self::Acc) -> f64 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { max_pd512(_mm512_max_pd(acc.0, acc.1)) }
     }
     const STREAMS: bool = true;
     #[inline(always)]
@@ -892,19 +849,9 @@ impl Simd for Avx512F64 {
         unsafe { _mm512_add_pd(acc, _mm512_abs_pd(_mm512_sub_pd(a, b))) }
     }
     #[inline(always)]
-    unsafe fn acc_max_abs_diff(acc: __m512d, a: __m512d, b: __m512d) -> __m512d {
-        // SAFETY: the trait contract (AVX-512F available); NaN differences keep `acc`.
-        unsafe { _mm512_max_pd(_mm512_abs_pd(_mm512_sub_pd(a, b)), acc) }
-    }
-    #[inline(always)]
     unsafe fn acc_sum(acc: __m512d) -> f64 {
         // SAFETY: the trait contract (AVX-512F available).
         unsafe { sum_pd512(acc) }
-    }
-    #[inline(always)]
-    unsafe fn acc_max(acc: __m512d) -> f64 {
-        // SAFETY: the trait contract (AVX-512F available).
-        unsafe { max_pd512(acc) }
     }
     const STREAMS: bool = true;
     #[inline(always)]
