@@ -21,6 +21,10 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use signfree::kernels::{Backend, Kernels, PARALLEL_THRESHOLD, packed_words};
 use std::hint::black_box;
 
+#[path = "../examples/common/timing.rs"]
+mod timing;
+use timing::plain_axpy;
+
 #[derive(Clone, Copy, Debug)]
 enum Kernel {
     /// Roofline: plain in-place loop `x += s·g`, default target (x r/w, g r: 12 B).
@@ -140,24 +144,6 @@ impl Buffers {
             neg,
         }
     }
-}
-
-/// The plain in-place loop on `threads` contiguous chunks.
-fn plain_axpy(x: &mut [f32], g: &[f32], s: f32, threads: usize) {
-    fn run(x: &mut [f32], g: &[f32], s: f32) {
-        for (xi, gi) in x.iter_mut().zip(g) {
-            *xi += s * gi;
-        }
-    }
-    if threads <= 1 {
-        return run(x, g, s);
-    }
-    let cl = x.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (xc, gc) in x.chunks_mut(cl).zip(g.chunks(cl)) {
-            scope.spawn(move || run(xc, gc, s));
-        }
-    });
 }
 
 fn run(kernel: Kernel, k: &Kernels, b: &mut Buffers) {

@@ -23,7 +23,6 @@ mod step_methods;
 use step_methods::{gradient, quadratic, step_methods};
 
 #[path = "../examples/common/timing.rs"]
-#[allow(dead_code)]
 mod timing;
 use timing::{human, parse_size, plain_axpy};
 

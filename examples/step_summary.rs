@@ -17,16 +17,18 @@
 //! thread count: a plain Rust loop `x ← x + s·g` and the crate's `axpy` kernel, both 12 bytes per
 //! element. `B/el` is the traffic the method's contract needs, the separate read of `g` for
 //! the input check included (see `examples/common/step_methods.rs`); `ratio` = (`B/el` · n /
-//! time) ÷ the faster roofline's GB/s.
+//! time) ÷ the faster roofline's GB/s. A third line times a pass that only reads `x` and `g`
+//! (8 bytes per element, no writes): on machines where a core reads memory more slowly than it
+//! streams a read-modify-write, methods with read-only passes (the statistics of ALIAS, every
+//! step's input check) are bounded below the roofline, and this line shows by how much.
 
 use signfree::kernels::{Backend, Kernels};
 use std::hint::black_box;
 use std::time::Instant;
 
 #[path = "common/timing.rs"]
-#[allow(dead_code)]
 mod timing;
-use timing::{human, parse_size, plain_axpy};
+use timing::{human, parse_size, plain_axpy, read_only};
 
 #[path = "common/step_methods.rs"]
 mod step_methods;
@@ -118,6 +120,20 @@ fn main() {
                 1e3 * plain.min(lib),
                 roof,
                 1.0
+            );
+            // For reading the table, not a roofline: a pass that only reads (the statistics
+            // passes and the input check are such passes) over x and g, 8 B/el.
+            let read = median_call_secs(&mut x, &c, &mut g, |x, g| {
+                black_box(read_only(x, g, t));
+            });
+            let read_gbps = 8.0 * n as f64 / read / 1e9;
+            println!(
+                "  {:<28} {:>5} {t:>2}  {:>5.1}  {:>9.3}  {read_gbps:>7.2}  {plain_gbps:>7.2}  {lib_gbps:>7.2}  {:>5.2}",
+                "(read-only pass over x, g)",
+                human(n),
+                8.0,
+                1e3 * read,
+                read_gbps / roof
             );
             for m in step_methods() {
                 if only

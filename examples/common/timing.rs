@@ -1,5 +1,9 @@
-//! Timing helpers shared by the `kernel_summary` and `step_summary` examples (included with
-//! `#[path]`): medians of repeated timings, the plain-loop roofline, sizes like `16M`.
+//! Timing helpers shared by the `kernel_summary` and `step_summary` examples and the `kernels` and
+//! `step` benches (included with `#[path]`): medians of repeated timings, the plain-loop
+//! roofline and a read-only pass, sizes like `16M`.
+
+// Each includer uses a part.
+#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
@@ -24,8 +28,8 @@ pub fn median_secs(mut f: impl FnMut()) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// The plain in-place loop `x ← x + s·g` on `threads` threads (same chunking idea as the
-/// kernels: one contiguous chunk per thread).
+/// The plain in-place loop `x ← x + s·g` on `threads` threads, split as the kernels split
+/// (one contiguous chunk per thread, the first on this thread, the others on rayon's pool).
 pub fn plain_axpy(x: &mut [f32], g: &[f32], s: f32, threads: usize) {
     fn run(x: &mut [f32], g: &[f32], s: f32) {
         for (xi, gi) in x.iter_mut().zip(g) {
@@ -36,11 +40,40 @@ pub fn plain_axpy(x: &mut [f32], g: &[f32], s: f32, threads: usize) {
         return run(x, g, s);
     }
     let cl = x.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (xc, gc) in x.chunks_mut(cl).zip(g.chunks(cl)) {
-            scope.spawn(move || run(xc, gc, s));
+    let mut chunks = x.chunks_mut(cl).zip(g.chunks(cl));
+    let first = chunks.next();
+    rayon::in_place_scope(|scope| {
+        for (xc, gc) in chunks {
+            scope.spawn(move |_| run(xc, gc, s));
+        }
+        if let Some((xc, gc)) = first {
+            run(xc, gc, s);
         }
     });
+}
+
+/// `Σ (x_i − g_i)` in 16 `f32` lanes on `threads` threads, split like [`plain_axpy`]: a pass
+/// that reads two vectors and writes nothing.
+pub fn read_only(x: &[f32], g: &[f32], threads: usize) -> f32 {
+    fn run(x: &[f32], g: &[f32]) -> f32 {
+        let mut acc = [0.0_f32; 16];
+        for (xc, gc) in x.as_chunks::<16>().0.iter().zip(g.as_chunks::<16>().0) {
+            for j in 0..16 {
+                acc[j] += xc[j] - gc[j];
+            }
+        }
+        acc.iter().sum()
+    }
+    if threads <= 1 {
+        return run(x, g);
+    }
+    let cl = x.len().div_ceil(threads);
+    let (first, rest) = (x.len().min(cl), threads - 1);
+    let (sum_first, sum_rest) = rayon::join(
+        || run(&x[..first], &g[..first]),
+        || read_only(&x[first..], &g[first..], rest),
+    );
+    sum_first + sum_rest
 }
 
 pub fn human(n: usize) -> String {
