@@ -579,6 +579,45 @@ fn f64_threads_match_one_thread() {
 }
 
 #[test]
+fn fused_updates_measure_the_move_in_the_element_type() {
+    // x_old = 3·2^-26, γ = 1: x_new = fl32(3·2^-26 − 1) = −(1 − 2^-24). The exact move
+    // 1 − 2^-26 is not an f32; formed in f32 it rounds to 1.0 (half an ulp below 1 is 2^-25,
+    // so 1.0 is within half an ulp of the exact move), and that is what every backend returns,
+    // with and without momentum.
+    // The coordinate sits at index 17 of 40, inside the vector loops of every backend.
+    let old = 3.0 * 2f32.powi(-26);
+    let (mut x0, mut g) = (vec![0.5_f32; 40], vec![0.0_f32; 40]);
+    (x0[17], g[17]) = (old, 1.0);
+    let mut want = x0.clone();
+    want[17] = -(1.0 - 2f32.powi(-24));
+    for k in backends() {
+        let (mut x, mut store) = (x0.clone(), vec![0.0_f32; 40]);
+        let moved = k.sign_step_store(&mut x, &g, &mut store, 1.0, 1.0);
+        assert_eq!((&x, moved), (&want, 1.0), "{:?}", k.backend());
+        let (mut x, mut m) = (x0.clone(), vec![0.0_f32; 40]);
+        let moved = k.momentum_sign_step_store(&mut x, &mut m, &g, &mut store, 0.5, 0.5, 1.0, 1.0);
+        assert_eq!((&x, moved), (&want, 1.0), "{:?}", k.backend());
+    }
+}
+
+#[test]
+fn threaded_calls_inside_a_small_rayon_pool_finish_and_agree() {
+    // Three chunks on a pool of one thread (the caller's own pool): the worker runs its chunk,
+    // then the queued ones, and the sums are those of three chunks anywhere else.
+    let n = 3000;
+    let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+    let prev: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+    let k = Kernels::detect().with_threads(3).with_parallel_threshold(0);
+    let outside = k.alias_stats(&g, &prev, &prev);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let inside = pool.install(|| k.alias_stats(&g, &prev, &prev));
+    assert_eq!(inside, outside);
+}
+
+#[test]
 fn thread_settings() {
     let k = Kernels::detect();
     assert!(k.threads() >= 1);
