@@ -59,26 +59,32 @@ trait SimdBits: Simd {
     unsafe fn from_bits(pos: u64, neg: u64) -> Self::V;
     /// `acc + |f64(v)|`.
     unsafe fn acc_add_abs(acc: Self::Acc, v: Self::V) -> Self::Acc;
-    /// `(dot + f64(v)·s, l1 + |f64(v)|)` with `s` the signs in the low `LANES` bits of `pos`
-    /// and `neg` (disjoint, as for [`from_bits`](Self::from_bits)): one vector of
-    /// `dot_sign_packed_2bit`. Each product is exact (`±f64(v)` or `0·f64(v)`), as in the
-    /// reference.
+    /// One block of 64 elements of `dot_sign_packed_2bit`: adds `f64(g_j)·s_j` to `dot` and
+    /// `|f64(g_j)|` to `l1` (lane `j % LANES` of each), with `s` the signs in `pos` and `neg`
+    /// (disjoint, as for [`from_bits`](Self::from_bits)), and ORs the block's non-finite lanes
+    /// into `bad`. Each product is exact (`±f64(g)` or `0·f64(g)`), as in the reference.
     #[inline(always)]
-    unsafe fn acc_add_signed_and_abs(
-        dot: Self::Acc,
-        l1: Self::Acc,
-        v: Self::V,
+    unsafe fn dot_sign_block(
+        (mut dot, mut l1, mut bad): (Self::Acc, Self::Acc, u64),
+        block: &[Self::E],
         pos: u64,
         neg: u64,
-    ) -> (Self::Acc, Self::Acc) {
-        // SAFETY: the trait contract. `v·s` is exact in the element type, so widening the
-        // product gives the reference's term.
+    ) -> (Self::Acc, Self::Acc, u64) {
+        // SAFETY: the trait contract; `block` has 64 elements, a whole number of vectors. `g·s`
+        // is exact in the element type, so widening the product gives the reference's term.
         unsafe {
-            (
-                Self::acc_add(dot, Self::mul(v, Self::from_bits(pos, neg))),
-                Self::acc_add_abs(l1, v),
-            )
+            for (j, c) in block.chunks_exact(Self::LANES).enumerate() {
+                let shift = j * Self::LANES;
+                let v = Self::load(c.as_ptr());
+                bad |= Self::non_finite(v);
+                dot = Self::acc_add(
+                    dot,
+                    Self::mul(v, Self::from_bits(pos >> shift, neg >> shift)),
+                );
+                l1 = Self::acc_add_abs(l1, v);
+            }
         }
+        (dot, l1, bad)
     }
 
     /// `p[j] += pos_j − neg_j` (wrapping) for `j < I32_LANES`; higher bits are ignored.
@@ -347,31 +353,39 @@ impl SimdBits for Avx2F32 {
         }
     }
     #[inline(always)]
-    unsafe fn acc_add_signed_and_abs(
-        dot: Self::Acc,
-        l1: Self::Acc,
-        v: __m256,
+    unsafe fn dot_sign_block(
+        (mut dot, mut l1, mut bad): (Self::Acc, Self::Acc, u64),
+        block: &[f32],
         pos: u64,
         neg: u64,
-    ) -> (Self::Acc, Self::Acc) {
-        // SAFETY: the trait contract (AVX2 available); table indices are below 256. `v` is
-        // widened once for both sums and the ±1/0 factors come as `f64` from the table (the
-        // default widens `v·s` and `v` separately: twice the conversions, the bottleneck).
+    ) -> (Self::Acc, Self::Acc, u64) {
+        // The [`SIGNS_PD`] rows of all sixteen 4-lane groups at once: byte k of `even` is
+        // group 2k's index (pos nibble 2k | neg nibble 2k << 4), byte k of `odd` group 2k+1's.
+        const LOW: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+        let even = ((pos & LOW) | ((neg & LOW) << 4)).to_le_bytes();
+        let odd = (((pos >> 4) & LOW) | (neg & !LOW)).to_le_bytes();
+        // SAFETY: the trait contract (AVX2 available); `block` has 64 elements, so 8 chunks of
+        // 8; table indices are bytes, below 256. `v` is widened once for both sums and the
+        // ±1/0 factors come as `f64` from the table (the default widens `v·s` and `v`
+        // separately: twice the conversions, the bottleneck).
         unsafe {
-            let (lo, hi) = widen256(v);
-            let s_lo = _mm256_loadu_pd(SIGNS_PD[sign_index(pos, neg)].as_ptr());
-            let s_hi = _mm256_loadu_pd(SIGNS_PD[sign_index(pos >> 4, neg >> 4)].as_ptr());
-            (
-                (
+            for ((c, &e), &o) in block.chunks_exact(8).zip(&even).zip(&odd) {
+                let v = _mm256_loadu_ps(c.as_ptr());
+                bad |= Self::non_finite(v);
+                let (lo, hi) = widen256(v);
+                let s_lo = _mm256_loadu_pd(SIGNS_PD[usize::from(e)].as_ptr());
+                let s_hi = _mm256_loadu_pd(SIGNS_PD[usize::from(o)].as_ptr());
+                dot = (
                     _mm256_add_pd(dot.0, _mm256_mul_pd(lo, s_lo)),
                     _mm256_add_pd(dot.1, _mm256_mul_pd(hi, s_hi)),
-                ),
-                (
+                );
+                l1 = (
                     _mm256_add_pd(l1.0, abs_pd256(lo)),
                     _mm256_add_pd(l1.1, abs_pd256(hi)),
-                ),
-            )
+                );
+            }
         }
+        (dot, l1, bad)
     }
     #[inline(always)]
     unsafe fn counts_add(p: *mut i32, pos: u64, neg: u64) {
@@ -1158,17 +1172,12 @@ unsafe fn dot_sign_packed_2bit<S: SimdBits>(g: &[S::E], pos: &[u64], neg: &[u64]
     let w = full_words(g.len());
     // SAFETY: every chunk has `S::LANES` elements; the ISA is the caller's contract.
     let (dot_sign, l1, bad) = unsafe {
-        let (mut dot, mut l1, mut bad) = (S::acc_zero(), S::acc_zero(), 0_u64);
+        let mut acc = (S::acc_zero(), S::acc_zero(), 0_u64);
         let words = pos[..w].iter().zip(&neg[..w]);
         for ((&p, &n), block) in words.zip(g.chunks_exact(64)) {
-            let (p, n) = (p & !n, n & !p);
-            for (j, c) in block.chunks_exact(S::LANES).enumerate() {
-                let shift = j * S::LANES;
-                let gv = S::load(c.as_ptr());
-                bad |= S::non_finite(gv);
-                (dot, l1) = S::acc_add_signed_and_abs(dot, l1, gv, p >> shift, n >> shift);
-            }
+            acc = S::dot_sign_block(acc, block, p & !n, n & !p);
         }
+        let (dot, l1, bad) = acc;
         (S::acc_sum(dot), S::acc_sum(l1), bad)
     };
     let tail = scalar::dot_sign_packed_2bit(&g[w * 64..], &pos[w..], &neg[w..]);
