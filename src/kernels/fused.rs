@@ -649,7 +649,7 @@ impl Kernels {
     pub(crate) fn max_abs<F: Float>(&self, v: &[F]) -> f64 {
         let backend = self.backend();
         // The portable body compiled for AVX2 has `vpmaxud`; baseline SSE2 has no unsigned
-        // 32-bit maximum and emulates it (about 3x slower, as slow as the sign step itself).
+        // 32-bit maximum and emulates it.
         let chunk = |v: &[F]| avx2_or_portable!(backend, max_abs, max_abs_body::<F>(v));
         let Some(cl) = self.split(v.len()) else {
             return chunk(v);

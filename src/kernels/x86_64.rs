@@ -150,6 +150,29 @@ fn sign_index(pos: u64, neg: u64) -> usize {
     ((pos & 0xF) | ((neg & 0xF) << 4)) as usize
 }
 
+/// `acc + (lo·SIGNS_PD[row_lo], hi·SIGNS_PD[row_hi])`: eight widened lanes times their ±1/0
+/// factors (exact products), added to a pair of `f64` accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2; rows are below 256.
+#[inline(always)]
+unsafe fn add_signed_pd256(
+    acc: (__m256d, __m256d),
+    (lo, hi): (__m256d, __m256d),
+    row_lo: usize,
+    row_hi: usize,
+) -> (__m256d, __m256d) {
+    // SAFETY: AVX2 available and rows in range (this function's contract).
+    unsafe {
+        let s_lo = _mm256_loadu_pd(SIGNS_PD[row_lo].as_ptr());
+        let s_hi = _mm256_loadu_pd(SIGNS_PD[row_hi].as_ptr());
+        (
+            _mm256_add_pd(acc.0, _mm256_mul_pd(lo, s_lo)),
+            _mm256_add_pd(acc.1, _mm256_mul_pd(hi, s_hi)),
+        )
+    }
+}
+
 /// A lane mask (all ones where bit `j` of `bits` is set) for eight `i32` lanes.
 ///
 /// # Safety
@@ -279,12 +302,11 @@ impl Simd for Avx2F32 {
             let z = _mm256_setzero_ps();
             let pos = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(d, z)) as u64;
             let neg = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(d, z)) as u64;
-            let (lo, hi) = widen256(g);
-            let s_lo = _mm256_loadu_pd(SIGNS_PD[sign_index(pos, neg)].as_ptr());
-            let s_hi = _mm256_loadu_pd(SIGNS_PD[sign_index(pos >> 4, neg >> 4)].as_ptr());
-            (
-                _mm256_add_pd(acc.0, _mm256_mul_pd(lo, s_lo)),
-                _mm256_add_pd(acc.1, _mm256_mul_pd(hi, s_hi)),
+            add_signed_pd256(
+                acc,
+                widen256(g),
+                sign_index(pos, neg),
+                sign_index(pos >> 4, neg >> 4),
             )
         }
     }
@@ -373,12 +395,7 @@ impl SimdBits for Avx2F32 {
                 let v = _mm256_loadu_ps(c.as_ptr());
                 bad |= Self::non_finite(v);
                 let (lo, hi) = widen256(v);
-                let s_lo = _mm256_loadu_pd(SIGNS_PD[usize::from(e)].as_ptr());
-                let s_hi = _mm256_loadu_pd(SIGNS_PD[usize::from(o)].as_ptr());
-                dot = (
-                    _mm256_add_pd(dot.0, _mm256_mul_pd(lo, s_lo)),
-                    _mm256_add_pd(dot.1, _mm256_mul_pd(hi, s_hi)),
-                );
+                dot = add_signed_pd256(dot, (lo, hi), usize::from(e), usize::from(o));
                 l1 = (
                     _mm256_add_pd(l1.0, abs_pd256(lo)),
                     _mm256_add_pd(l1.1, abs_pd256(hi)),
