@@ -84,7 +84,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, Checkpointable};
 use crate::error::{CheckpointError, Error, Result, TensorProblem};
 use crate::float::Float;
-use crate::optimizer::{Method, StepReport};
+use crate::optimizer::{Method, StepReport, check_multiplier};
 
 mod sealed {
     pub trait Sealed {}
@@ -330,14 +330,7 @@ where
         grads: &GradientsParams,
         loss: Option<f64>,
     ) -> Result<(M, StepReport)> {
-        if !(lr.is_finite() && lr >= 0.0) {
-            return Err(Error::invalid(
-                "BurnOptimizer",
-                "learning_rate",
-                lr,
-                "a finite number >= 0 (the outer multiplier)",
-            ));
-        }
+        check_multiplier("BurnOptimizer", "learning_rate", lr)?;
         let wanted: Option<HashSet<ParamId>> = self
             .trained
             .as_ref()

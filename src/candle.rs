@@ -124,7 +124,7 @@ use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Storage, Tensor
 
 use crate::error::{Error, Result, TensorProblem};
 use crate::float::Float;
-use crate::optimizer::{Method, StepReport};
+use crate::optimizer::{Method, StepReport, check_multiplier};
 
 mod sealed {
     pub trait Sealed {}
@@ -448,14 +448,7 @@ where
     /// ([`Error::is_divergence`] tells a diverged run from a wrong call).
     pub fn step_with_loss(&mut self, grads: &GradStore, loss: Option<f64>) -> Result<StepReport> {
         let lr = self.lr;
-        if !(lr.is_finite() && lr >= 0.0) {
-            return Err(Error::invalid(
-                "CandleOptimizer",
-                "learning_rate",
-                lr,
-                "a finite number >= 0 (the outer multiplier)",
-            ));
-        }
+        check_multiplier("CandleOptimizer", "learning_rate", lr)?;
         let Self {
             vars,
             storage_keys,

@@ -134,18 +134,29 @@ impl LrMultiplier {
         self.0
     }
 
-    /// Sets it after checking it is finite and `≥ 0` (unchanged otherwise).
+    /// Sets it after checking it with [`check_multiplier`] (unchanged otherwise).
     pub(crate) fn set(&mut self, owner: &'static str, multiplier: f64) -> Result<()> {
-        check_range(
-            owner,
-            "lr_multiplier",
-            multiplier,
-            multiplier >= 0.0,
-            "a finite number >= 0",
-        )?;
+        check_multiplier(owner, "lr_multiplier", multiplier)?;
         self.0 = multiplier;
         Ok(())
     }
+}
+
+/// [`Error::InvalidParameter`] unless an outer stepsize multiplier is finite and `≥ 0`: the one
+/// rule for [`Optimizer::set_lr_multiplier`] and the framework adapters' learning rates
+/// (`parameter` is the name the caller knows it by).
+pub(crate) fn check_multiplier(
+    owner: &'static str,
+    parameter: &'static str,
+    multiplier: f64,
+) -> Result<()> {
+    check_range(
+        owner,
+        parameter,
+        multiplier,
+        multiplier >= 0.0,
+        "a finite number >= 0 (the outer multiplier)",
+    )
 }
 
 /// Implements [`Optimizer::set_lr_multiplier`] and [`Optimizer::lr_multiplier`] on a field
